@@ -1,0 +1,58 @@
+# Everything installs itself: `make demo` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PYTEST_FLAGS ?= -q
+export UV_LINK_MODE := copy
+
+.PHONY: help uv env-core env-airflow env-prefect lint typecheck test test-core test-airflow test-prefect demo bench soak clean
+
+help:
+	@echo "make demo   - run the example DAG and flow against the embedded sandbox"
+	@echo "make test   - lint, type-check and run every test suite"
+	@echo "make bench  - benchmarks (writes docs/benchmarks.md)"
+	@echo "make soak   - long fault-injection soak"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install -q uv
+
+env-core: uv
+	UV_PROJECT_ENVIRONMENT=.venv-core $(UV) sync -q --group dev
+
+env-airflow: uv
+	UV_PROJECT_ENVIRONMENT=.venv-airflow $(UV) sync -q --no-default-groups --group airflow
+
+env-prefect: uv
+	UV_PROJECT_ENVIRONMENT=.venv-prefect $(UV) sync -q --no-default-groups --group prefect
+
+lint: env-core
+	.venv-core/bin/ruff check .
+	.venv-core/bin/ruff format --check core activitysmith_airflow activitysmith_prefect
+
+typecheck: env-core env-airflow env-prefect
+	.venv-core/bin/mypy core/src/activitysmith_core
+	.venv-core/bin/mypy --python-executable .venv-airflow/bin/python activitysmith_airflow/src/activitysmith_airflow
+	.venv-core/bin/mypy --python-executable .venv-prefect/bin/python activitysmith_prefect/src/activitysmith_prefect
+
+test-core: env-core
+	.venv-core/bin/python -m pytest $(PYTEST_FLAGS) tests/core
+
+test-airflow: env-airflow
+	.venv-airflow/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow
+
+test-prefect: env-prefect
+	.venv-prefect/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect
+
+test: lint typecheck test-core test-airflow test-prefect
+
+demo: env-core env-airflow env-prefect
+	.venv-core/bin/python -m activitysmith_core.demo $(if $(KEEP),--keep,)
+
+bench: env-core env-airflow env-prefect
+	bash bench/run_all.sh
+
+soak: env-airflow env-prefect
+	bash bench/soak.sh
+
+clean:
+	rm -rf .venv-core .venv-airflow .venv-prefect .demo

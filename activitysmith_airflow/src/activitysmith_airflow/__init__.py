@@ -1,0 +1,1 @@
+"""ActivitySmith provider for Apache Airflow."""

@@ -1,0 +1,1 @@
+"""ActivitySmith core."""
