@@ -1,1 +1,44 @@
-"""ActivitySmith core."""
+"""ActivitySmith core: typed sync/async client, run tracking and a local sandbox.
+
+Attributes are imported lazily so that ``import activitysmith_core`` (for example from an Airflow
+DAG file) does not pull in httpx or pydantic until a client is actually built.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from ._keys import stream_key
+
+if TYPE_CHECKING:
+    from ._client import ActivitySmith, AsyncActivitySmith
+    from ._retry import RetryPolicy
+    from .errors import ActivitySmithError, APIError, ValidationError
+
+__version__ = "0.1.0"
+__all__ = [
+    "APIError",
+    "ActivitySmith",
+    "ActivitySmithError",
+    "AsyncActivitySmith",
+    "RetryPolicy",
+    "ValidationError",
+    "__version__",
+    "stream_key",
+]
+
+_LAZY = {
+    "ActivitySmith": "._client",
+    "AsyncActivitySmith": "._client",
+    "RetryPolicy": "._retry",
+    "ActivitySmithError": ".errors",
+    "APIError": ".errors",
+    "ValidationError": ".errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
