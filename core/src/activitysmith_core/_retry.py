@@ -63,7 +63,7 @@ class RetryPolicy:
         """Seconds to wait before attempt ``attempt + 1``."""
         if isinstance(exc, RateLimitError) and exc.retry_after is not None:
             return float(exc.retry_after)
-        ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
+        ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
         return ceiling * (1 - self.jitter * random.random())
 
     def wait(self, state: RetryCallState) -> float:

@@ -82,7 +82,6 @@ _SECONDARY_TYPES = {"alert", "progress", "segmented_progress", "value"}
 Number = StrictInt | StrictFloat
 NonEmptyStr = Annotated[str, Field(min_length=1, strict=True)]
 Tag = Annotated[str, Field(min_length=1, max_length=64, strict=True)]
-MetadataValue = StrictBool | StrictInt | StrictFloat | Annotated[str, Field(max_length=4000)]
 
 
 def _finite(value: Any) -> Any:
@@ -100,6 +99,19 @@ def _value(value: Any) -> Any:
 
 
 FiniteNumber = Annotated[Number, BeforeValidator(_finite)]
+
+
+def _metadata_value(value: Any) -> Any:
+    if not isinstance(value, (bool, int, float, str)):
+        raise ValueError("must be a string, a finite number or a boolean")
+    if isinstance(value, str) and len(value) > 4000:
+        raise ValueError("must be at most 4000 characters")
+    return _finite(value)
+
+
+MetadataValue = Annotated[
+    StrictBool | StrictInt | StrictFloat | StrictStr, BeforeValidator(_metadata_value)
+]
 # A Live Activity or metric value: a finite number or a short string; never a bool.
 Value = Annotated[StrictInt | StrictFloat | StrictStr, BeforeValidator(_value)]
 
