@@ -46,7 +46,7 @@ test-prefect: env-prefect
 test: lint typecheck test-core test-airflow test-prefect
 
 demo: env-core env-airflow env-prefect
-	.venv-core/bin/python -m activitysmith_core.demo $(if $(KEEP),--keep,)
+	.venv-core/bin/python scripts/demo.py $(if $(KEEP),--keep,)
 
 bench: env-core env-airflow env-prefect
 	bash bench/run_all.sh
