@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from activitysmith_core import stream_key
 
 PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,255}$")

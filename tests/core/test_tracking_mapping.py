@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from activitysmith_core import ActivitySmith
 from activitysmith_core.tracking import (
     RunState,

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from activitysmith_core import ActivitySmith, AsyncActivitySmith
 from activitysmith_core.errors import ConfigurationError, ValidationError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from activitysmith_core import ActivitySmith
 
 openapi = pytest.importorskip("activitysmith_openapi.models")
