@@ -10,7 +10,11 @@ within a time budget per call.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from enum import Enum
@@ -136,6 +140,7 @@ class TrackerOptions:
     budget: float = 10.0
     final_budget: float = 30.0
     request_timeout: float = 5.0
+    pending_dir: str | None = field(default_factory=lambda: _default_pending_dir())
 
     def __post_init__(self) -> None:
         from .models import COLORS
@@ -164,6 +169,57 @@ class TrackerOptions:
             object.__setattr__(
                 self, "channels", [c.strip() for c in self.channels.split(",") if c.strip()]
             )
+
+
+def _default_pending_dir() -> str:
+    return os.environ.get("ACTIVITYSMITH_PENDING_DIR") or os.path.join(
+        tempfile.gettempdir(), "activitysmith-pending"
+    )
+
+
+class _Pending:
+    """Final states that could not be delivered, kept on disk until the service answers again.
+
+    A run's end is its last event, so when the final DELETE fails inside its budget the body is
+    written here and delivered by the next reporter call (in any process) that reaches the API.
+    """
+
+    def __init__(self, directory: str | None) -> None:
+        self.dir = directory
+
+    def save(self, key: str, put: dict[str, Any], end: dict[str, Any]) -> None:
+        if not self.dir:
+            return
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+            tmp = os.path.join(self.dir, f".{key}.{os.getpid()}.tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump({"key": key, "put": put, "end": end}, fh)
+            os.replace(tmp, os.path.join(self.dir, f"{key}.json"))
+        except OSError as exc:
+            logger.warning("ActivitySmith: could not keep the final state of %s: %s", key, exc)
+
+    def items(self, limit: int = 5) -> list[tuple[str, dict[str, Any]]]:
+        if not self.dir:
+            return []
+        found: list[tuple[str, dict[str, Any]]] = []
+        try:
+            names = sorted(n for n in os.listdir(self.dir) if n.endswith(".json"))
+        except OSError:
+            return []
+        for name in names[:limit]:
+            path = os.path.join(self.dir, name)
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    found.append((path, json.load(fh)))
+            except (OSError, ValueError):
+                continue
+        return found
+
+    @staticmethod
+    def done(path: str) -> None:
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def _color(step: Step, options: TrackerOptions) -> str:
@@ -316,6 +372,7 @@ class _ReporterBase:
         self._client: Any = None
         self._lock = threading.Lock()
         self._last_sent: dict[str, dict[str, Any]] = {}
+        self._pending = _Pending(self.options.pending_dir)
         self.limit_reached = False
 
     def _policies(self, final: bool) -> dict[str, Any]:
@@ -377,6 +434,7 @@ class RunReporter(_ReporterBase):
             self._get().live_activities.stream(run.key, body)
             self.limit_reached = False
             self._remember(run, body)
+            self._flush()
             return True
         except Exception as exc:
             self._warn("Live Activity update", run, exc)
@@ -384,24 +442,53 @@ class RunReporter(_ReporterBase):
 
     def finish(self, run: RunState) -> bool:
         """End the activity with the final state; start it first if no update ever landed."""
-        from .errors import NotFoundError
-
         try:
-            client = self._get(final=True)
-            try:
-                client.live_activities.end_stream(run.key, end_request(run, self.options))
-            except NotFoundError:
-                client.live_activities.stream(run.key, stream_request(run, self.options))
-                client.live_activities.end_stream(run.key, end_request(run, self.options))
+            self._end(
+                self._get(final=True),
+                run.key,
+                stream_request(run, self.options),
+                end_request(run, self.options),
+            )
             self._remember(run, None)
+            self._flush()
             return True
         except Exception as exc:
             self._warn("final Live Activity state", run, exc)
+            self._pending.save(
+                run.key, stream_request(run, self.options), end_request(run, self.options)
+            )
             return False
+
+    def _end(
+        self, client: ActivitySmith, key: str, put: dict[str, Any], end: dict[str, Any]
+    ) -> None:
+        from .errors import NotFoundError
+
+        try:
+            client.live_activities.end_stream(key, end)
+        except NotFoundError:
+            client.live_activities.stream(key, put)
+            client.live_activities.end_stream(key, end)
+
+    def _flush(self) -> None:
+        """Deliver final states kept from earlier outages, now that the API answers."""
+        for path, item in self._pending.items():
+            try:
+                self._end(self._get(), item["key"], item["put"], item["end"])
+            except Exception as exc:
+                logger.warning(
+                    "ActivitySmith: kept final state of %s still not delivered: %s",
+                    item.get("key"),
+                    exc,
+                )
+                return
+            self._pending.done(path)
+            logger.info("ActivitySmith: delivered the kept final state of %s", item["key"])
 
     def _send_push(self, what: str, run: RunState, body: dict[str, Any]) -> bool:
         try:
             self._get().notifications.send(body)
+            self._flush()
             return True
         except Exception as exc:
             self._warn(what, run, exc)
@@ -448,6 +535,7 @@ class AsyncRunReporter(_ReporterBase):
             await self._get().live_activities.stream(run.key, body)
             self.limit_reached = False
             self._remember(run, body)
+            await self._flush()
             return True
         except Exception as exc:
             self._warn("Live Activity update", run, exc)
@@ -455,24 +543,53 @@ class AsyncRunReporter(_ReporterBase):
 
     async def finish(self, run: RunState) -> bool:
         """End the activity with the final state; start it first if no update ever landed."""
-        from .errors import NotFoundError
-
         try:
-            client = self._get(final=True)
-            try:
-                await client.live_activities.end_stream(run.key, end_request(run, self.options))
-            except NotFoundError:
-                await client.live_activities.stream(run.key, stream_request(run, self.options))
-                await client.live_activities.end_stream(run.key, end_request(run, self.options))
+            await self._end(
+                self._get(final=True),
+                run.key,
+                stream_request(run, self.options),
+                end_request(run, self.options),
+            )
             self._remember(run, None)
+            await self._flush()
             return True
         except Exception as exc:
             self._warn("final Live Activity state", run, exc)
+            self._pending.save(
+                run.key, stream_request(run, self.options), end_request(run, self.options)
+            )
             return False
+
+    async def _end(
+        self, client: AsyncActivitySmith, key: str, put: dict[str, Any], end: dict[str, Any]
+    ) -> None:
+        from .errors import NotFoundError
+
+        try:
+            await client.live_activities.end_stream(key, end)
+        except NotFoundError:
+            await client.live_activities.stream(key, put)
+            await client.live_activities.end_stream(key, end)
+
+    async def _flush(self) -> None:
+        """Deliver final states kept from earlier outages, now that the API answers."""
+        for path, item in self._pending.items():
+            try:
+                await self._end(self._get(), item["key"], item["put"], item["end"])
+            except Exception as exc:
+                logger.warning(
+                    "ActivitySmith: kept final state of %s still not delivered: %s",
+                    item.get("key"),
+                    exc,
+                )
+                return
+            self._pending.done(path)
+            logger.info("ActivitySmith: delivered the kept final state of %s", item["key"])
 
     async def _send_push(self, what: str, run: RunState, body: dict[str, Any]) -> bool:
         try:
             await self._get().notifications.send(body)
+            await self._flush()
             return True
         except Exception as exc:
             self._warn(what, run, exc)
