@@ -12,13 +12,24 @@ from activitysmith_core import errors as e
 from activitysmith_core.models import StreamOperation
 
 STATES: dict[str, dict[str, Any]] = {
-    "segmented_progress": {"title": "ETL", "type": "segmented_progress", "number_of_steps": 3,
-                           "current_step": 1, "step_colors": ["green"], "step_color": "blue",
-                           "badge": {"title": "prod", "color": "red"}},
+    "segmented_progress": {
+        "title": "ETL",
+        "type": "segmented_progress",
+        "number_of_steps": 3,
+        "current_step": 1,
+        "step_colors": ["green"],
+        "step_color": "blue",
+        "badge": {"title": "prod", "color": "red"},
+    },
     "progress": {"title": "Upload", "type": "progress", "percentage": 40},
-    "metrics": {"title": "web-1", "type": "metrics",
-                "metrics": [{"label": "CPU", "value": 9, "unit": "%"},
-                            {"label": "MEM", "value": 41, "unit": "%"}]},
+    "metrics": {
+        "title": "web-1",
+        "type": "metrics",
+        "metrics": [
+            {"label": "CPU", "value": 9, "unit": "%"},
+            {"label": "MEM", "value": 41, "unit": "%"},
+        ],
+    },
     "stats": {"title": "Sales", "type": "stats", "metrics": [{"label": "Orders", "value": 12}]},
     "value": {"title": "Revenue", "type": "value", "value": "$1,240"},
     "alert": {"title": "Deploy", "type": "alert", "message": "Rolled back"},
@@ -41,8 +52,9 @@ def test_stream_lifecycle_every_type(sandbox: Any, kind: str) -> None:
         assert again.operation is StreamOperation.NOOP
         changed = client.live_activities.stream(key, content_state={**state, "subtitle": "x"})
         assert changed.operation is StreamOperation.UPDATED
-        end = client.live_activities.end_stream(key, content_state={**state,
-                                                                   "auto_dismiss_seconds": 0})
+        end = client.live_activities.end_stream(
+            key, content_state={**state, "auto_dismiss_seconds": 0}
+        )
         assert end.operation is StreamOperation.ENDED
         with pytest.raises(e.NotFoundError):
             client.live_activities.end_stream(key)
@@ -55,17 +67,20 @@ def test_stream_lifecycle_every_type(sandbox: Any, kind: str) -> None:
 
 def test_push_send_replace_metric_badge(sandbox: Any) -> None:
     with _client(sandbox, channels=["ops"]) as client:
-        sent = client.notifications.send(title="Deploy", message="done",
-                                          actions=[{"title": "Open", "type": "open_url",
-                                                    "url": "https://example.com"}])
+        sent = client.notifications.send(
+            title="Deploy",
+            message="done",
+            actions=[{"title": "Open", "type": "open_url", "url": "https://example.com"}],
+        )
         assert sent.success and sent.notification_id
         replaced = client.notifications.replace(sent.notification_id, title="Deploy v2")
         assert replaced.notification_id == sent.notification_id
         assert client.metrics.update("cpu.load", 0.42).success
         badge = client.badges.set(3)
         assert badge.badge == 3
-    push = next(r for r in sandbox.requests if r.method == "POST" and
-                r.path.endswith("/push-notification"))
+    push = next(
+        r for r in sandbox.requests if r.method == "POST" and r.path.endswith("/push-notification")
+    )
     assert push.body["target"] == {"channels": ["ops"]}
     assert "Authorization" not in push.headers and "authorization" not in push.headers
 
@@ -91,10 +106,12 @@ async def test_async_client_mirrors_sync(sandbox: Any) -> None:
         sent = await client.notifications.send(title="hi")
         await client.notifications.replace(sent.notification_id or "", title="hi again")
         start = await client.live_activities.start(content_state=STATES["progress"])
-        await client.live_activities.update(activity_id=start.activity_id, title="Upload",
-                                            percentage=80)
-        await client.live_activities.end(activity_id=start.activity_id, title="Upload",
-                                         percentage=100)
+        await client.live_activities.update(
+            activity_id=start.activity_id, title="Upload", percentage=80
+        )
+        await client.live_activities.end(
+            activity_id=start.activity_id, title="Upload", percentage=100
+        )
         assert (await client.metrics.update("rows", 12)).success
         assert (await client.badges.set(0)).badge == 0
 
@@ -105,8 +122,14 @@ def test_wrong_key_is_401_and_never_leaks(sandbox: Any, caplog: pytest.LogCaptur
     client = ActivitySmith(secret, base_url=sandbox.url, retry=RetryPolicy(max_attempts=1))
     with pytest.raises(e.AuthenticationError) as info:
         client.notifications.send(title="x")
-    texts = [str(info.value), repr(info.value), repr(client), caplog.text,
-             str(info.value.body), str(info.value.headers)]
+    texts = [
+        str(info.value),
+        repr(info.value),
+        repr(client),
+        caplog.text,
+        str(info.value.body),
+        str(info.value.headers),
+    ]
     assert all(secret not in t for t in texts)
 
 
@@ -120,5 +143,7 @@ def test_live_activity_cap(sandbox: Any) -> None:
         assert (info.value.limit, info.value.active) == (4, 4)
         assert len(sandbox.requests) == before + 1, "the capacity 429 must not be retried"
         client.live_activities.end_stream("cap-0")
-        assert client.live_activities.stream("cap-4", content_state=STATES["value"]).operation \
+        assert (
+            client.live_activities.stream("cap-4", content_state=STATES["value"]).operation
             is StreamOperation.STARTED
+        )

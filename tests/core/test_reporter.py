@@ -25,14 +25,20 @@ S = StepStatus
 
 
 def _run(run_id: str, *statuses: StepStatus, status: RunStatus = RunStatus.RUNNING) -> RunState:
-    return RunState("test", "etl", run_id, [Step(f"t{i}", s) for i, s in enumerate(statuses)],
-                    status=status)
+    return RunState(
+        "test", "etl", run_id, [Step(f"t{i}", s) for i, s in enumerate(statuses)], status=status
+    )
 
 
 @pytest.fixture
 def options(tmp_path: Path) -> TrackerOptions:
-    return TrackerOptions(budget=2.0, final_budget=3.0, request_timeout=1.0,
-                          pending_dir=str(tmp_path / "pending"), auto_dismiss_seconds=0)
+    return TrackerOptions(
+        budget=2.0,
+        final_budget=3.0,
+        request_timeout=1.0,
+        pending_dir=str(tmp_path / "pending"),
+        auto_dismiss_seconds=30,
+    )
 
 
 def _reporter(sandbox: Any, options: TrackerOptions) -> RunReporter:
@@ -47,17 +53,22 @@ def test_a_run_from_start_to_end(sandbox: Any, options: TrackerOptions) -> None:
     assert rep.push_failure(_run("r1", S.SUCCESS, S.FAILED), "t1", ValueError("bad\nrow"))
     assert rep.finish(_run("r1", S.SUCCESS, S.FAILED, status=RunStatus.FAILED))
     reqs = sandbox.requests
-    assert [(r.method, r.status) for r in reqs] == [("PUT", 200), ("PUT", 200), ("POST", 200),
-                                                    ("DELETE", 200)]
+    assert [(r.method, r.status) for r in reqs] == [
+        ("PUT", 200),
+        ("PUT", 200),
+        ("POST", 200),
+        ("DELETE", 200),
+    ]
     assert reqs[1].body["content_state"]["step_colors"] == ["green", "red"]
     assert reqs[2].body["message"] == "ValueError: bad"
     final = reqs[3].body["content_state"]
     assert final["current_step"] == 2 and final["badge"]["title"] == "Failed"
-    assert final["auto_dismiss_seconds"] == 0
+    assert final["auto_dismiss_seconds"] == 30
 
 
-def test_never_raises_and_stays_in_budget(sandbox: Any, options: TrackerOptions,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_never_raises_and_stays_in_budget(
+    sandbox: Any, options: TrackerOptions, caplog: pytest.LogCaptureFixture
+) -> None:
     sandbox.set_faults(Faults(hang_rate=1.0, hang_seconds=30))
     rep = _reporter(sandbox, options)
     t0 = time.monotonic()
@@ -67,8 +78,9 @@ def test_never_raises_and_stays_in_budget(sandbox: Any, options: TrackerOptions,
     assert "ActivitySmith: Live Activity update for etl run r2 failed" in caplog.text
 
 
-def test_final_state_kept_and_delivered_after_recovery(sandbox: Any,
-                                                       options: TrackerOptions) -> None:
+def test_final_state_kept_and_delivered_after_recovery(
+    sandbox: Any, options: TrackerOptions
+) -> None:
     rep = _reporter(sandbox, options)
     rep.update(_run("r3", S.RUNNING, S.PENDING))
     sandbox.set_faults(Faults(error_rate=1.0, status=503))
@@ -90,8 +102,9 @@ def test_final_state_even_when_no_update_landed(sandbox: Any, options: TrackerOp
     assert sandbox.activities[_run("r5").key]["status"] == "ended"
 
 
-def test_live_activity_limit(sandbox: Any, options: TrackerOptions,
-                             caplog: pytest.LogCaptureFixture) -> None:
+def test_live_activity_limit(
+    sandbox: Any, options: TrackerOptions, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING)
     rep = _reporter(sandbox, options)
     for i in range(4):
@@ -110,8 +123,9 @@ def test_live_activity_limit(sandbox: Any, options: TrackerOptions,
 async def test_async_reporter(sandbox: Any, options: TrackerOptions) -> None:
     from activitysmith_core import AsyncActivitySmith
 
-    rep = AsyncRunReporter(lambda: AsyncActivitySmith(sandbox.api_key, base_url=sandbox.url),
-                           options)
+    rep = AsyncRunReporter(
+        lambda: AsyncActivitySmith(sandbox.api_key, base_url=sandbox.url), options
+    )
     assert await rep.update(_run("a1", S.RUNNING))
     assert await rep.push_success(_run("a1", S.SUCCESS, status=RunStatus.SUCCESS))
     assert await rep.finish(_run("a1", S.SUCCESS, status=RunStatus.SUCCESS))

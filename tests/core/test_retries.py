@@ -3,6 +3,7 @@ the budget bounding the total time, non-idempotent calls not repeated once they 
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -39,14 +40,17 @@ def test_429_honours_retry_after(sandbox: Any) -> None:
     assert res.success
     reqs = _api(sandbox)
     assert [r.status for r in reqs] == [429, 429, 200]
-    gaps = [b.time - a.time for a, b in zip(reqs, reqs[1:], strict=False)]
+    gaps = [b.time - a.time for a, b in itertools.pairwise(reqs)]
     assert all(g >= 0.95 for g in gaps), gaps
 
 
 def test_retry_after_beyond_budget_gives_up_at_once(sandbox: Any) -> None:
     sandbox.set_faults(Faults(rate_limit_burst=5, retry_after=30))
     t0 = time.monotonic()
-    with _client(sandbox, max_attempts=4, budget=2) as client, pytest.raises(e.RateLimitError) as info:
+    with (
+        _client(sandbox, max_attempts=4, budget=2) as client,
+        pytest.raises(e.RateLimitError) as info,
+    ):
         client.notifications.send(title="x")
     assert info.value.retry_after == 30
     assert len(_api(sandbox)) == 1
@@ -76,8 +80,10 @@ def test_push_retry_can_be_asked_for(sandbox: Any) -> None:
     assert len(_api(sandbox)) == 1
     sandbox.reset()
     sandbox.set_faults(Faults(error_rate=1.0, status=500))
-    with _client(sandbox, max_attempts=3, retry_non_idempotent=True) as client, \
-            pytest.raises(e.ServerError):
+    with (
+        _client(sandbox, max_attempts=3, retry_non_idempotent=True) as client,
+        pytest.raises(e.ServerError),
+    ):
         client.notifications.send(title="retried on request")
     assert len(_api(sandbox)) == 3
 
@@ -107,8 +113,11 @@ def test_server_down_is_a_connection_error_and_retried() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    client = ActivitySmith("ask_x", base_url=f"http://127.0.0.1:{port}/api",
-                           retry=RetryPolicy(max_attempts=3, initial_backoff=0.01))
+    client = ActivitySmith(
+        "ask_x",
+        base_url=f"http://127.0.0.1:{port}/api",
+        retry=RetryPolicy(max_attempts=3, initial_backoff=0.01),
+    )
     with pytest.raises(e.APIConnectionError) as info:
         client.notifications.send(title="x")
     assert info.value.maybe_delivered is False

@@ -18,20 +18,32 @@ def test_key_never_leaks(sandbox: Any, caplog: pytest.LogCaptureFixture, tmp_pat
     caplog.set_level(logging.DEBUG)
     key = sandbox.api_key
     seen: list[str] = []
-    client = ActivitySmith(key, base_url=sandbox.url,
-                           retry=RetryPolicy(max_attempts=2, initial_backoff=0.01, budget=3),
-                           timeout=0.5)
+    client = ActivitySmith(
+        key,
+        base_url=sandbox.url,
+        retry=RetryPolicy(max_attempts=2, initial_backoff=0.01, budget=3),
+        timeout=0.5,
+    )
     seen += [repr(client), str(vars(client).get("retry")), repr(client._http)]
     client.notifications.send(title="ok")
     client.live_activities.stream("k", content_state={"title": "t", "type": "value", "value": 1})
-    for faults in (Faults(error_rate=1.0), Faults(rate_limit_burst=3, retry_after=0),
-                   Faults(drop_rate=1.0), Faults(hang_rate=1.0, hang_seconds=5)):
+    for faults in (
+        Faults(error_rate=1.0),
+        Faults(rate_limit_burst=3, retry_after=0),
+        Faults(drop_rate=1.0),
+        Faults(hang_rate=1.0, hang_seconds=5),
+    ):
         sandbox.set_faults(faults)
         with pytest.raises(e.ActivitySmithError) as info:
-            client.live_activities.stream("k", content_state={"title": "t", "type": "value",
-                                                              "value": 2})
-        seen += [str(info.value), repr(info.value), str(getattr(info.value, "body", "")),
-                 str(getattr(info.value, "headers", ""))]
+            client.live_activities.stream(
+                "k", content_state={"title": "t", "type": "value", "value": 2}
+            )
+        seen += [
+            str(info.value),
+            repr(info.value),
+            str(getattr(info.value, "body", "")),
+            str(getattr(info.value, "headers", "")),
+        ]
     sandbox.set_faults(Faults())
     with pytest.raises(e.ValidationError) as bad:
         client.notifications.send(title="t", media="http://x")

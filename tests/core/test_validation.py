@@ -69,7 +69,7 @@ def test_push_rules(client: ActivitySmith, fields: dict[str, Any], field: str, t
 
 
 STREAM_CASES: list[tuple[dict[str, Any], str, str]] = [
-    ({"content_state": {"title": "t"}}, "content_state.type", "required"),
+    ({"content_state": {"title": "t", "subtitle": 3}}, "content_state.subtitle", "string"),
     ({"content_state": {**SEG, "current_step": 4}}, "content_state.current_step", "<="),
     (
         {"content_state": {**SEG, "number_of_steps": 0}},

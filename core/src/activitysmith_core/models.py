@@ -352,7 +352,6 @@ class LiveActivityStreamRequest(_ActivityCommon):
     alert: AlertPayload | None = None
     channels: Annotated[list[NonEmptyStr], Field(min_length=1)] | None = None
     target: ChannelTarget | None = None
-    _require_type = True
     _starting = True
 
     @model_validator(mode="after")

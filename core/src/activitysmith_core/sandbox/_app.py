@@ -1,0 +1,472 @@
+"""The sandbox's ASGI app: the ActivitySmith API, admin endpoints, and the preview page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .. import models as m
+from ..errors import ValidationError
+from ._state import MAX_ACTIVE, Activity, Faults, RecordedRequest, State, now_iso
+
+STATIC = Path(__file__).parent / "static"
+Scope = dict[str, Any]
+ASGI = Callable[
+    [Scope, Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]
+]
+
+_FEATURE = {
+    "push-notification": "push",
+    "live-activity": "live_activity",
+    "metrics": "metric",
+    "badge": "badge",
+}
+
+
+class _Reply(Exception):
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _bad(message: str) -> _Reply:
+    return _Reply(400, {"error": "Bad request", "message": message})
+
+
+def _not_found(message: str) -> _Reply:
+    return _Reply(404, {"error": "Not found", "message": message})
+
+
+def _limit() -> _Reply:
+    return _Reply(
+        429,
+        {
+            "error": "Live Activity limit reached",
+            "message": f"Only {MAX_ACTIVE} concurrent Live Activities are allowed per account",
+            "limit": MAX_ACTIVE,
+            "active": MAX_ACTIVE,
+        },
+    )
+
+
+def _validate(model: type[m._Request], body: Any) -> dict[str, Any]:
+    try:
+        return m.validate(model, body if body is not None else {}).to_wire()
+    except ValidationError as exc:
+        raise _bad(str(exc)) from None
+
+
+class Api:
+    """The API handlers, over one :class:`State`."""
+
+    def __init__(self, state: State, api_key: str) -> None:
+        self.state = state
+        self.api_key = api_key
+
+    # -- plumbing ---------------------------------------------------------------------------
+    async def dispatch(self, request: Request) -> Response:
+        st = self.state
+        path = request.url.path
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = "<invalid json>"
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        rec = RecordedRequest(request.method, path, headers, body, time.monotonic(), now_iso())
+        with st.lock:
+            st.requests.append(rec)
+        faults = st.faults
+        if faults.latency:
+            await asyncio.sleep(faults.latency)
+        if st.draw(faults.hang_rate):
+            rec.fault = "hang"
+            try:
+                await asyncio.sleep(faults.hang_seconds)
+            except asyncio.CancelledError:  # server shutting down
+                return Response(status_code=503)
+        try:
+            if st.take_burst():
+                rec.fault = "429"
+                raise _Reply(
+                    429,
+                    {
+                        "error": "Rate limit exceeded",
+                        "message": "Too many requests (sandbox burst)",
+                        "code": "rate_limited",
+                    },
+                    {"Retry-After": str(faults.retry_after)},
+                )
+            if st.draw(faults.error_rate):
+                rec.fault = str(faults.status)
+                raise _Reply(
+                    faults.status,
+                    {"error": "Sandbox fault", "message": f"Injected HTTP {faults.status}"},
+                )
+            self._auth(request)
+            feature = _FEATURE.get(path.split("/")[2] if path.count("/") >= 2 else "", "")
+            if (wait := st.rate_limited(feature)) is not None:
+                raise _Reply(
+                    429,
+                    {
+                        "error": "Rate limit exceeded",
+                        "message": "Slow down",
+                        "code": "rate_limited",
+                    },
+                    {"Retry-After": str(wait)},
+                )
+            status, payload = 200, await self.route(request.method, path, body)
+            headers_out: dict[str, str] = {}
+        except _Reply as reply:
+            status, payload, headers_out = reply.status, reply.body, reply.headers
+        rec.status, rec.response = status, payload
+        with st.lock:
+            st.changed()
+        return JSONResponse(payload, status_code=status, headers=headers_out)
+
+    def _auth(self, request: Request) -> None:
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            raise _Reply(401, {"error": "Unauthorized", "message": "Invalid or missing API key"})
+
+    async def route(self, method: str, path: str, body: Any) -> dict[str, Any]:
+        parts = path.strip("/").split("/")[1:]  # drop "api"
+        with self.state.lock:
+            match (method, parts):
+                case ("POST", ["push-notification"]):
+                    return self.push(body)
+                case ("PUT", ["push-notification", nid]):
+                    return self.replace(nid, body)
+                case ("PUT", ["live-activity", "stream", key]):
+                    return self.stream_put(key, body)
+                case ("DELETE", ["live-activity", "stream", key]):
+                    return self.stream_delete(key, body)
+                case ("POST", ["live-activity", "start"]):
+                    return self.start(body)
+                case ("POST", ["live-activity", "update"]):
+                    return self.update(body)
+                case ("POST", ["live-activity", "end"]):
+                    return self.end(body)
+                case ("POST", ["metrics", key, "value"]):
+                    return self.metric(key, body)
+                case ("POST", ["badge"]):
+                    return self.set_badge(body)
+        raise _not_found(f"No route for {method} {path}")
+
+    def _channels(self, body: dict[str, Any]) -> list[str]:
+        return list(body.get("channels") or (body.get("target") or {}).get("channels") or [])
+
+    # -- pushes -------------------------------------------------------------------------------
+    def push(self, body: Any) -> dict[str, Any]:
+        req = _validate(m.PushNotificationRequest, body)
+        channels = self._channels(req)
+        if self.state.faults.no_recipients:
+            raise _Reply(
+                422,
+                {
+                    "error": "No recipients",
+                    "message": "No devices matched the target",
+                    "effective_channel_slugs": channels,
+                },
+            )
+        nid = f"ntf_{uuid.uuid4().hex[:16]}"
+        self.state.pushes.append(
+            {"notification_id": nid, "time": now_iso(), "replaced": False, **req}
+        )
+        return {
+            "success": True,
+            "notification_id": nid,
+            "devices_notified": 1,
+            "users_notified": 1,
+            "devices_targeted": 1,
+            "effective_channel_slugs": channels,
+            "tags": req.get("tags"),
+            "timestamp": now_iso(),
+        }
+
+    def replace(self, nid: str, body: Any) -> dict[str, Any]:
+        req = _validate(m.PushNotificationReplaceRequest, body)
+        for i, push in enumerate(self.state.pushes):
+            if push["notification_id"] == nid:
+                kept: dict[str, Any] = {
+                    k: push[k] for k in ("tags", "metadata", "target") if k in push
+                }
+                self.state.pushes[i] = {
+                    "notification_id": nid,
+                    "time": now_iso(),
+                    "replaced": True,
+                    **kept,
+                    **req,
+                }
+                return {
+                    "success": True,
+                    "notification_id": nid,
+                    "devices_notified": 1,
+                    "users_notified": 1,
+                    "timestamp": now_iso(),
+                }
+        raise _not_found("Push notification not found")
+
+    # -- streams ------------------------------------------------------------------------------
+    def _key(self, key: str) -> str:
+        if not m.STREAM_KEY_RE.match(key):
+            raise _bad("stream_key: must match ^[A-Za-z0-9_-]{1,255}$")
+        return key
+
+    def stream_put(self, key: str, body: Any) -> dict[str, Any]:
+        self._key(key)
+        req = _validate(m.LiveActivityStreamRequest, body)
+        state = req["content_state"]
+        act = self.state.stream_activity(key)
+        if act is None:
+            if "type" not in state:
+                raise _bad("content_state.type: required to start a Live Activity")
+            if self.state.active_count() >= MAX_ACTIVE:
+                raise _limit()
+            act = self.state.new_activity(key, req)
+            op = "started"
+        else:
+            state = {"type": act.content_state.get("type"), **state}
+            extras = {k: req.get(k) for k in ("action", "secondary_action", "alert")}
+            same = state == act.content_state and all(
+                v is None or v == getattr(act, k) for k, v in extras.items()
+            )
+            op = "noop" if same else "updated"
+            act.content_state = state
+            for k, v in extras.items():
+                if v is not None:
+                    setattr(act, k, v)
+        act.history.append({"time": now_iso(), "operation": op, "state": state})
+        return {
+            "success": True,
+            "operation": op,
+            "stream_key": key,
+            "activity_id": act.activity_id,
+            "devices_notified": 0 if op == "noop" else 1,
+            "users_notified": 1,
+            "effective_channel_slugs": act.channels or [],
+            "timestamp": now_iso(),
+        }
+
+    def _end(self, act: Activity, req: dict[str, Any]) -> None:
+        final = req.get("content_state") or {}
+        state = {**act.content_state, **final}
+        secs = state.pop("auto_dismiss_seconds", None)
+        mins = state.pop("auto_dismiss_minutes", None)
+        delay = secs if secs is not None else (mins * 60 if mins is not None else 180)
+        act.content_state = state
+        for k in ("action", "secondary_action", "alert"):
+            if req.get(k) is not None:
+                setattr(act, k, req[k])
+        act.status = "ended"
+        act.ended = now_iso()
+        act.dismiss_at = time.monotonic() + delay
+        act.history.append(
+            {"time": act.ended, "operation": "ended", "state": state, "auto_dismiss_seconds": delay}
+        )
+
+    def stream_delete(self, key: str, body: Any) -> dict[str, Any]:
+        self._key(key)
+        req = _validate(m.LiveActivityStreamDeleteRequest, body)
+        act = self.state.stream_activity(key)
+        if act is None:
+            raise _not_found("Live Activity stream not found")
+        self._end(act, req)
+        return {
+            "success": True,
+            "operation": "ended",
+            "stream_key": key,
+            "activity_id": act.activity_id,
+            "devices_notified": 1,
+            "timestamp": now_iso(),
+        }
+
+    # -- legacy lifecycle ---------------------------------------------------------------------
+    def _legacy(self, activity_id: str) -> Activity:
+        act = self.state.activities.get(activity_id)
+        if act is None or act.status != "active":
+            raise _not_found("Live Activity not found")
+        return act
+
+    def start(self, body: Any) -> dict[str, Any]:
+        req = _validate(m.LiveActivityStartRequest, body)
+        if "type" not in req["content_state"]:
+            raise _bad("content_state.type: required to start a Live Activity")
+        if self.state.active_count() >= MAX_ACTIVE:
+            raise _limit()
+        act = self.state.new_activity(None, req)
+        act.history.append({"time": now_iso(), "operation": "started", "state": act.content_state})
+        return {
+            "success": True,
+            "activity_id": act.activity_id,
+            "devices_notified": 1,
+            "users_notified": 1,
+            "effective_channel_slugs": act.channels or [],
+            "timestamp": now_iso(),
+        }
+
+    def update(self, body: Any) -> dict[str, Any]:
+        req = _validate(m.LiveActivityUpdateRequest, body)
+        act = self._legacy(req["activity_id"])
+        act.content_state = {"type": act.content_state.get("type"), **req["content_state"]}
+        act.history.append({"time": now_iso(), "operation": "updated", "state": act.content_state})
+        return {
+            "success": True,
+            "activity_id": act.activity_id,
+            "devices_notified": 1,
+            "timestamp": now_iso(),
+        }
+
+    def end(self, body: Any) -> dict[str, Any]:
+        req = _validate(m.LiveActivityEndRequest, body)
+        act = self._legacy(req["activity_id"])
+        self._end(act, req)
+        return {
+            "success": True,
+            "activity_id": act.activity_id,
+            "devices_notified": 1,
+            "timestamp": now_iso(),
+        }
+
+    # -- widgets and badge --------------------------------------------------------------------
+    def metric(self, key: str, body: Any) -> dict[str, Any]:
+        if not m.METRIC_KEY_RE.match(key):
+            raise _Reply(
+                400,
+                {
+                    "error": "Invalid metric key",
+                    "message": "key must match ^[a-z0-9][a-z0-9_.-]{0,63}$",
+                },
+            )
+        try:
+            req = m.validate(m.MetricValueUpdateRequest, body or {}).to_wire()
+        except ValidationError as exc:
+            raise _Reply(
+                400, {"error": "value must be a finite number", "message": str(exc)}
+            ) from None
+        self.state.metrics[key] = {"value": req["value"], "time": req.get("timestamp", now_iso())}
+        return {"success": True}
+
+    def set_badge(self, body: Any) -> dict[str, Any]:
+        req = _validate(m.AppIconBadgeCountUpdateRequest, body)
+        self.state.badge = req["badge"]
+        return {
+            "success": True,
+            "badge": req["badge"],
+            "devices_updated": 1,
+            "users_updated": 1,
+            "effective_channel_slugs": self._channels(req),
+            "timestamp": now_iso(),
+        }
+
+
+def _drop_connection(receive: Any) -> bool:
+    """Close the TCP connection without a response (uvicorn's cycle owns the transport)."""
+    cycle = getattr(receive, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        return False
+    transport.abort() if hasattr(transport, "abort") else transport.close()
+    return True
+
+
+def build_app(state: State, api_key: str) -> ASGI:
+    """The ASGI app: API under /api, admin under /_sandbox, the preview page at /."""
+    api = Api(state, api_key)
+
+    async def admin_requests(request: Request) -> Response:
+        with state.lock:
+            return JSONResponse([r.to_dict() for r in state.requests])
+
+    async def admin_state(request: Request) -> Response:
+        return JSONResponse(state.snapshot())
+
+    async def admin_faults(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                state.set_faults(Faults.from_dict(await request.json()))
+            except (ValueError, TypeError) as exc:
+                return JSONResponse({"error": "Bad request", "message": str(exc)}, 400)
+        from dataclasses import asdict
+
+        return JSONResponse(asdict(state.faults))
+
+    async def admin_reset(request: Request) -> Response:
+        state.reset()
+        return JSONResponse({"success": True})
+
+    async def events(request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+
+        def listener() -> None:
+            loop.call_soon_threadsafe(wake.set)
+
+        async def stream() -> AsyncIterator[str]:
+            state.listeners.append(listener)
+            try:
+                yield "retry: 1000\n\n"
+                while True:
+                    yield f"event: snapshot\ndata: {json.dumps(state.snapshot())}\n\n"
+                    wake.clear()
+                    try:
+                        await asyncio.wait_for(wake.wait(), timeout=15)
+                    except asyncio.TimeoutError:
+                        yield ": keep-alive\n\n"
+                    await asyncio.sleep(0.05)  # coalesce bursts into one event
+            finally:
+                state.listeners.remove(listener)
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html")
+
+    async def api_route(request: Request) -> Response:
+        return await api.dispatch(request)
+
+    starlette = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/_sandbox/requests", admin_requests),
+            Route("/_sandbox/state", admin_state),
+            Route("/_sandbox/faults", admin_faults, methods=["GET", "POST"]),
+            Route("/_sandbox/reset", admin_reset, methods=["POST"]),
+            Route("/_sandbox/events", events),
+            Mount("/static", StaticFiles(directory=STATIC)),
+            Route("/api/{path:path}", api_route, methods=["GET", "POST", "PUT", "DELETE"]),
+        ]
+    )
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            faults = state.faults
+            if faults.down or state.draw(faults.drop_rate):
+                with state.lock:
+                    state.requests.append(
+                        RecordedRequest(
+                            scope["method"],
+                            scope["path"],
+                            {},
+                            None,
+                            time.monotonic(),
+                            now_iso(),
+                            fault="down" if faults.down else "drop",
+                        )
+                    )
+                if _drop_connection(receive):
+                    return
+        await starlette(scope, receive, send)
+
+    return app

@@ -1,0 +1,204 @@
+"""The sandbox's memory: faults, the request record, activities, pushes. Thread-safe."""
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+MAX_ACTIVE = 4
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Faults:
+    """Fault switches. Fractions are per request, drawn from a seeded generator."""
+
+    latency: float = 0.0
+    error_rate: float = 0.0
+    status: int = 500
+    rate_limit_burst: int = 0
+    retry_after: int = 1
+    hang_rate: float = 0.0
+    hang_seconds: float = 60.0
+    drop_rate: float = 0.0
+    down: bool = False
+    no_recipients: bool = False
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("error_rate", "hang_rate", "drop_rate"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name}: must be between 0 and 1")
+        if not 400 <= self.status <= 599:
+            raise ValueError("status: must be an HTTP error status (400-599)")
+        if self.latency < 0 or self.hang_seconds < 0 or self.retry_after < 0:
+            raise ValueError("latency, hang_seconds and retry_after must be >= 0")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Faults:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{sorted(unknown)[0]}: unknown fault switch")
+        return cls(**data)
+
+
+@dataclass
+class RecordedRequest:
+    """One API request as the sandbox saw it (the Authorization header is never kept)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    time: float
+    wall: str
+    status: int | None = None
+    response: Any = None
+    fault: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Activity:
+    activity_id: str
+    stream_key: str | None
+    content_state: dict[str, Any]
+    started: str
+    status: str = "active"
+    ended: str | None = None
+    dismiss_at: float | None = None
+    action: dict[str, Any] | None = None
+    secondary_action: dict[str, Any] | None = None
+    alert: dict[str, Any] | None = None
+    channels: list[str] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class State:
+    """Everything the sandbox knows. Every mutation notifies the listeners (the live page)."""
+
+    def __init__(self, faults: Faults | None = None, rate_limits: dict[str, int] | None = None):
+        self.lock = threading.RLock()
+        self.faults = faults or Faults()
+        self.random = random.Random(self.faults.seed)
+        self.rate_limits = dict(rate_limits or {})
+        self.requests: list[RecordedRequest] = []
+        self.activities: dict[str, Activity] = {}
+        self.streams: dict[str, str] = {}
+        self.pushes: list[dict[str, Any]] = []
+        self.metrics: dict[str, Any] = {}
+        self.badge: int | None = None
+        self.version = 0
+        self._hits: dict[str, deque[float]] = {}
+        self.listeners: list[Callable[[], None]] = []
+
+    def changed(self) -> None:
+        self.version += 1
+        for listener in list(self.listeners):
+            listener()
+
+    def set_faults(self, faults: Faults) -> None:
+        with self.lock:
+            self.faults = faults
+            self.random = random.Random(faults.seed)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.activities.clear()
+            self.streams.clear()
+            self.pushes.clear()
+            self.metrics.clear()
+            self.badge = None
+            self._hits.clear()
+            self.faults = Faults()
+            self.random = random.Random()
+            self.changed()
+
+    def draw(self, rate: float) -> bool:
+        with self.lock:
+            return rate > 0 and self.random.random() < rate
+
+    def take_burst(self) -> bool:
+        with self.lock:
+            if self.faults.rate_limit_burst > 0:
+                self.faults.rate_limit_burst -= 1
+                return True
+            return False
+
+    def rate_limited(self, feature: str) -> int | None:
+        """Seconds to wait when ``feature`` is over its per-minute quota, else None."""
+        quota = self.rate_limits.get(feature)
+        if not quota:
+            return None
+        with self.lock:
+            hits = self._hits.setdefault(feature, deque())
+            now = time.monotonic()
+            while hits and now - hits[0] >= 60:
+                hits.popleft()
+            if len(hits) >= quota:
+                return max(1, int(60 - (now - hits[0]) + 0.999))
+            hits.append(now)
+            return None
+
+    def active_count(self) -> int:
+        self.expire()
+        return sum(1 for a in self.activities.values() if a.status == "active")
+
+    def expire(self) -> None:
+        now = time.monotonic()
+        for act in self.activities.values():
+            if act.status == "ended" and act.dismiss_at is not None and now >= act.dismiss_at:
+                act.status = "dismissed"
+
+    def new_activity(self, key: str | None, body: dict[str, Any]) -> Activity:
+        act = Activity(
+            activity_id=f"act_{uuid.uuid4().hex[:16]}",
+            stream_key=key,
+            content_state=dict(body["content_state"]),
+            started=now_iso(),
+            action=body.get("action"),
+            secondary_action=body.get("secondary_action"),
+            alert=body.get("alert"),
+            channels=body.get("channels") or (body.get("target") or {}).get("channels"),
+        )
+        self.activities[act.activity_id] = act
+        if key:
+            self.streams[key] = act.activity_id
+        return act
+
+    def stream_activity(self, key: str) -> Activity | None:
+        aid = self.streams.get(key)
+        act = self.activities.get(aid) if aid else None
+        return act if act and act.status == "active" else None
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            self.expire()
+            return {
+                "version": self.version,
+                "activities": [a.to_dict() for a in self.activities.values()],
+                "pushes": copy.deepcopy(self.pushes),
+                "metrics": dict(self.metrics),
+                "badge": self.badge,
+                "faults": asdict(self.faults),
+                "requests": len(self.requests),
+            }
