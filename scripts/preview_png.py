@@ -1,6 +1,7 @@
 """Regenerate docs/preview.png: the sandbox page with a representative Lock Screen.
 
-Same code path as the browser test (tests/browser.py). Run: .venv-core/bin/python scripts/preview_png.py
+Same code path as the browser test (tests/browser.py).
+Run: .venv-core/bin/python scripts/preview_png.py
 """
 
 from __future__ import annotations
