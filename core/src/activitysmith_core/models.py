@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from ._constants import COLORS
 from .errors import ValidationError
 
 __all__ = [
@@ -67,7 +68,6 @@ __all__ = [
 Color = Literal[
     "lime", "green", "cyan", "blue", "purple", "magenta", "red", "orange", "yellow", "gray"
 ]
-COLORS: tuple[str, ...] = Color.__args__  # type: ignore[attr-defined]
 ActivityType = Literal[
     "segmented_progress", "progress", "metrics", "stats", "alert", "timer", "value"
 ]

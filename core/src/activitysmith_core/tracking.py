@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._constants import COLORS
 from ._keys import stream_key
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ class TrackerOptions:
     push_on_retry: bool = False
     push_on_success: bool = False
     title: str | None = None
+    subtitle_template: str | None = None
     icon: str | None = None
     interruption_level: Literal["passive", "active", "time-sensitive"] | None = None
     budget: float = 10.0
@@ -143,8 +145,6 @@ class TrackerOptions:
     pending_dir: str | None = field(default_factory=lambda: _default_pending_dir())
 
     def __post_init__(self) -> None:
-        from .models import COLORS
-
         for name in (
             "success_color",
             "failed_color",
@@ -252,15 +252,33 @@ def _subtitle(run: RunState, done: int, total: int) -> str:
     return f"{label} · {done}/{total} done"
 
 
+class _Fields(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 def content_state(run: RunState, options: TrackerOptions) -> dict[str, Any]:
     """The segmented_progress content state for ``run``: the one mapping both plugins share."""
     finished = run.finished_steps
     total = max(run.total_steps or 0, len(run.steps), len(finished), 1)
     done = min(len(finished), total)
     failed = run.has_failure
+    subtitle = _subtitle(run, done, total)
+    if options.subtitle_template:
+        subtitle = options.subtitle_template.format_map(
+            _Fields(
+                status=subtitle,
+                done=done,
+                total=total,
+                dag_id=run.pipeline_id,
+                flow=run.pipeline_id,
+                pipeline=run.pipeline_id,
+                run_id=run.run_id,
+            )
+        )
     state: dict[str, Any] = {
         "title": options.title or run.title or run.pipeline_id,
-        "subtitle": _subtitle(run, done, total),
+        "subtitle": subtitle,
         "type": "segmented_progress",
         "number_of_steps": total,
         "current_step": done,
@@ -366,12 +384,16 @@ ClientSource = Any  # an ActivitySmith / AsyncActivitySmith, or a no-argument fa
 
 
 class _ReporterBase:
+    # What each stream last showed, shared by every reporter in this process: a callback
+    # builds a new reporter, and an identical state need not be sent twice.
+    _lock = threading.Lock()
+    _last_sent: dict[str, dict[str, Any]] = {}
+    _MAX_REMEMBERED = 1024
+
     def __init__(self, client: ClientSource, options: TrackerOptions | None = None) -> None:
         self.options = options or TrackerOptions()
         self._source = client
         self._client: Any = None
-        self._lock = threading.Lock()
-        self._last_sent: dict[str, dict[str, Any]] = {}
         self._pending = _Pending(self.options.pending_dir)
         self.limit_reached = False
 
@@ -414,6 +436,8 @@ class _ReporterBase:
             if body is None:
                 self._last_sent.pop(run.key, None)
             else:
+                if len(self._last_sent) >= self._MAX_REMEMBERED:
+                    self._last_sent.pop(next(iter(self._last_sent)))
                 self._last_sent[run.key] = body
 
 

@@ -1,0 +1,192 @@
+"""ActivitySmithHook: the core client, built from an Airflow connection of type ``activitysmith``.
+
+Connection fields: *password* is the API key, *host* the base URL (default the real service;
+``host:port/schema`` forms work too, plain http only for loopback), and the extras ``channels``
+(comma-separated default channels), ``timeout``, ``max_attempts`` and ``retry_budget``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+    from activitysmith_core import ActivitySmith, AsyncActivitySmith, RetryPolicy
+
+DEFAULT_BASE_URL = "https://activitysmith.com/api"
+_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+
+
+def base_url_from(host: str | None, port: int | None = None, schema: str | None = None) -> str:
+    """Turn a connection's host/port/schema into the API base URL."""
+    if not host:
+        return DEFAULT_BASE_URL
+    host = host.strip().rstrip("/")
+    if "://" in host:
+        return host
+    scheme = "http" if host.startswith(_LOOPBACK) else "https"
+    netloc = f"{host}:{port}" if port else host
+    return f"{scheme}://{netloc}/{(schema or 'api').strip('/')}"
+
+
+class ActivitySmithHook(BaseHook):
+    """Interact with ActivitySmith: ``get_conn()`` gives the sync client, ``get_async_conn()``
+    the async one, both configured from the connection ``activitysmith_conn_id``."""
+
+    conn_name_attr = "activitysmith_conn_id"
+    default_conn_name = "activitysmith_default"
+    conn_type = "activitysmith"
+    hook_name = "ActivitySmith"
+
+    def __init__(
+        self,
+        activitysmith_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.activitysmith_conn_id = activitysmith_conn_id
+        self._timeout = timeout
+        self._retry = retry
+
+    def __repr__(self) -> str:
+        return f"ActivitySmithHook(activitysmith_conn_id={self.activitysmith_conn_id!r})"
+
+    @cached_property
+    def connection(self) -> Connection:
+        return self.get_connection(self.activitysmith_conn_id)  # type: ignore[return-value]
+
+    def _extra(self, name: str) -> Any:
+        extra = self.connection.extra_dejson or {}
+        value = extra.get(name, extra.get(f"extra__activitysmith__{name}"))
+        return None if value in ("", None) else value
+
+    @property
+    def base_url(self) -> str:
+        conn = self.connection
+        return base_url_from(conn.host, conn.port, conn.schema)
+
+    @property
+    def channels(self) -> list[str] | None:
+        raw = self._extra("channels")
+        if raw is None:
+            return None
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        return [c.strip() for c in items if str(c).strip()] or None
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        from activitysmith_core import RetryPolicy
+
+        conn = self.connection
+        key = conn.password
+        if not key:
+            raise ValueError(
+                f"password: connection {self.activitysmith_conn_id!r} has no API key "
+                "(put it in the password field)"
+            )
+        try:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(key)
+        except ImportError:  # pragma: no cover - older task SDKs
+            pass
+        timeout = self._timeout or float(self._extra("timeout") or 10)
+        retry = self._retry or RetryPolicy(
+            max_attempts=int(self._extra("max_attempts") or 4),
+            budget=float(self._extra("retry_budget") or 30),
+        )
+        return {
+            "api_key": key,
+            "base_url": self.base_url,
+            "timeout": timeout,
+            "retry": retry,
+            "channels": self.channels,
+        }
+
+    def get_conn(self) -> ActivitySmith:
+        """The sync client (built once per hook)."""
+        return self._client
+
+    @cached_property
+    def _client(self) -> ActivitySmith:
+        from activitysmith_core import ActivitySmith
+
+        return ActivitySmith(**self._client_kwargs())
+
+    def get_async_conn(self) -> AsyncActivitySmith:
+        """A new async client; close it with ``await client.aclose()``."""
+        from activitysmith_core import AsyncActivitySmith
+
+        return AsyncActivitySmith(**self._client_kwargs())
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the key and host without sending anything a person sees.
+
+        The API has no harmless read endpoint, so this ends a random, never-started Live
+        Activity stream: a valid key gets 404 "stream not found" (nothing exists, nothing is
+        sent to any device); an invalid key gets 401.
+        """
+        from activitysmith_core import errors
+
+        key = f"airflow-connection-test-{uuid.uuid4().hex[:12]}"
+        try:
+            self.get_conn().with_options(retry=_no_retry()).live_activities.end_stream(key)
+        except errors.NotFoundError:
+            return True, (
+                f"Connection to {self.base_url} works: the API key was accepted (checked by "
+                "ending a non-existent Live Activity stream; nothing was sent to any device)."
+            )
+        except errors.AuthenticationError:
+            return False, f"{self.base_url} rejected the API key (HTTP 401)."
+        except Exception as exc:
+            return False, f"Could not reach ActivitySmith at {self.base_url}: {exc}"
+        return True, f"Connection to {self.base_url} works (the API key was accepted)."
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields for the connection form (Airflow 3.1; 3.2+ reads ``conn-fields``)."""
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from flask_babel import lazy_gettext
+            from wtforms import FloatField, IntegerField, StringField
+            from wtforms.validators import Optional
+        except ImportError:  # no Flask UI: the 3.2+ form comes from provider info
+            return {}
+        return {
+            "channels": StringField(lazy_gettext("Default channels"), widget=BS3TextFieldWidget()),
+            "timeout": FloatField(
+                lazy_gettext("Request timeout (s)"), validators=[Optional()], default=10
+            ),
+            "max_attempts": IntegerField(
+                lazy_gettext("Attempts per call"), validators=[Optional()], default=4
+            ),
+            "retry_budget": FloatField(
+                lazy_gettext("Retry budget (s)"), validators=[Optional()], default=30
+            ),
+        }
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hide irrelevant fields and relabel the rest (Airflow 3.1 form)."""
+        return {
+            "hidden_fields": ["schema", "port", "login", "extra"],
+            "relabeling": {"host": "Base URL", "password": "API key"},
+            "placeholders": {
+                "host": DEFAULT_BASE_URL,
+                "password": "ask_...",
+                "channels": "ops, data-team",
+            },
+        }
+
+
+def _no_retry() -> RetryPolicy:
+    from activitysmith_core import RetryPolicy
+
+    return RetryPolicy(max_attempts=1, budget=10)

@@ -1,0 +1,78 @@
+"""Real Airflow: one migrated SQLite AIRFLOW_HOME per session, set before Airflow is imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "dags_examples" / "airflow"
+HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__API__BASE_URL": "http://airflow.test:8080",
+        "ACTIVITYSMITH_PENDING_DIR": str(HOME / "pending"),
+    }
+)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+
+
+def conn_json(sandbox: Any, **extra: Any) -> str:
+    return json.dumps(
+        {
+            "conn_type": "activitysmith",
+            "password": sandbox.api_key,
+            "host": sandbox.url,
+            "extra": extra,
+        }
+    )
+
+
+@pytest.fixture
+def airflow_sandbox(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The sandbox, with ``activitysmith_default`` pointing at it."""
+    monkeypatch.setenv("AIRFLOW_CONN_ACTIVITYSMITH_DEFAULT", conn_json(sandbox))
+    yield sandbox
+
+
+def load_dag(dag_id: str, folder: Path = EXAMPLES) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(folder))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag(dag_id)
+    assert dag is not None, f"{dag_id} not found in {folder}"
+    return dag
+
+
+def stream_bodies(sandbox: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(method, content_state) of every stream request, in the order the sandbox got them."""
+    return [
+        (r.method, (r.body or {}).get("content_state", {}))
+        for r in sandbox.requests
+        if "/live-activity/stream/" in r.path
+    ]
+
+
+def pushes(sandbox: Any) -> list[dict[str, Any]]:
+    return [r.body for r in sandbox.requests if r.path.endswith("/push-notification")]
