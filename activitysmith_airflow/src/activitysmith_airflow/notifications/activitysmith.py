@@ -88,6 +88,26 @@ class ActivitySmithNotifier(BaseNotifier):
             retry=RetryPolicy(max_attempts=3, budget=self.timeout),
         )
 
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render as BaseNotifier does; where the callback's DAG cannot give a template
+        environment (a serialized DAG in a DAG-level callback) use a sandboxed Jinja one, and
+        never let a template problem stop the notification."""
+        dag = context.get("dag")
+        if jinja_env is None and not hasattr(dag, "get_template_env"):
+            import jinja2.sandbox
+
+            jinja_env = jinja2.sandbox.SandboxedEnvironment(cache_size=0)
+        try:
+            super().render_template_fields(context, jinja_env)
+        except Exception as exc:
+            self.log.warning("ActivitySmith notifier: templates not rendered: %s", exc)
+
+    def __call__(self, *args: Any) -> None:
+        try:
+            super().__call__(*args)
+        except Exception as exc:
+            self.log.warning("ActivitySmith notification not sent: %s", exc)
+
     def _push(self, context: Context) -> dict[str, Any]:
         push = {
             "title": self.title or _default_title(context),
