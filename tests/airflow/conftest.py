@@ -15,11 +15,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "dags_examples" / "airflow"
+TEST_DAGS = Path(__file__).parent / "dags"
 HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+DAGS_FOLDER = HOME / "dags"  # examples and test DAGs together: dag.test() needs them in it
+DAGS_FOLDER.mkdir()
+for _src in (*EXAMPLES.glob("*.py"), *TEST_DAGS.glob("*.py")):
+    (DAGS_FOLDER / _src.name).symlink_to(_src)
 os.environ.update(
     {
         "AIRFLOW_HOME": str(HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__API__BASE_URL": "http://airflow.test:8080",
@@ -55,7 +60,7 @@ def airflow_sandbox(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     yield sandbox
 
 
-def load_dag(dag_id: str, folder: Path = EXAMPLES) -> Any:
+def load_dag(dag_id: str, folder: Path = DAGS_FOLDER) -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(str(folder))
