@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from functools import cached_property
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -91,12 +92,7 @@ class ActivitySmithHook(BaseHook):
                 f"password: connection {self.activitysmith_conn_id!r} has no API key "
                 "(put it in the password field)"
             )
-        try:
-            from airflow.sdk.log import mask_secret
-
-            mask_secret(key)
-        except ImportError:  # pragma: no cover - older task SDKs
-            pass
+        _mask(key)
         timeout = self._timeout or float(self._extra("timeout") or 10)
         retry = self._retry or RetryPolicy(
             max_attempts=int(self._extra("max_attempts") or 4),
@@ -184,6 +180,17 @@ class ActivitySmithHook(BaseHook):
                 "channels": "ops, data-team",
             },
         }
+
+
+def _mask(secret: str) -> None:
+    """Register the key with Airflow's secrets masker(s): the task SDK's (which also tells the
+    supervisor that writes the task log) and, where present, the CLI process's own copy, which
+    ``airflow tasks test`` logs through."""
+    for module in ("airflow.sdk.log", "airflow._shared.secrets_masker"):
+        try:
+            import_module(module).mask_secret(secret)
+        except (ImportError, AttributeError):
+            continue
 
 
 def _no_retry() -> RetryPolicy:
