@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_FLAGS ?= -q
 export UV_LINK_MODE := copy
 
-.PHONY: help uv env-core env-airflow env-prefect lint typecheck test test-core test-airflow test-prefect demo bench soak clean
+.PHONY: help uv env-core env-airflow env-airflow-min env-prefect lint typecheck test test-core test-airflow test-airflow-min test-prefect demo bench soak clean
 
 help:
 	@echo "make demo   - run the example DAG and flow against the embedded sandbox"
@@ -21,6 +21,9 @@ env-core: uv
 
 env-airflow: uv
 	UV_PROJECT_ENVIRONMENT=.venv-airflow $(UV) sync -q --no-default-groups --group airflow
+
+env-airflow-min: uv
+	UV_PROJECT_ENVIRONMENT=.venv-airflow-min $(UV) sync -q --no-default-groups --group airflow-min
 
 env-prefect: uv
 	UV_PROJECT_ENVIRONMENT=.venv-prefect $(UV) sync -q --no-default-groups --group prefect
@@ -40,10 +43,13 @@ test-core: env-core
 test-airflow: env-airflow
 	.venv-airflow/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow
 
+test-airflow-min: env-airflow-min
+	.venv-airflow-min/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow
+
 test-prefect: env-prefect
 	.venv-prefect/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect
 
-test: lint typecheck test-core test-airflow test-prefect
+test: lint typecheck test-core test-airflow test-airflow-min test-prefect
 
 demo: env-core env-airflow env-prefect
 	.venv-core/bin/python scripts/demo.py $(if $(KEEP),--keep,)
@@ -55,4 +61,4 @@ soak: env-airflow env-prefect
 	bash bench/soak.sh
 
 clean:
-	rm -rf .venv-core .venv-airflow .venv-prefect .demo
+	rm -rf .venv-core .venv-airflow .venv-airflow-min .venv-prefect .demo

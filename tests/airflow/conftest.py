@@ -33,6 +33,16 @@ os.environ.update(
 )
 
 
+def _airflow_version() -> tuple[int, int]:
+    from importlib.metadata import version
+
+    major, minor = version("apache-airflow").split(".")[:2]
+    return int(major), int(minor)
+
+
+AIRFLOW_32 = _airflow_version() >= (3, 2)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
@@ -61,7 +71,10 @@ def airflow_sandbox(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
 
 
 def load_dag(dag_id: str, folder: Path = DAGS_FOLDER) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     bag = DagBag(str(folder))
     assert not bag.import_errors, bag.import_errors
