@@ -1,0 +1,119 @@
+"""Real Prefect: a temporary PREFECT_HOME and one real Prefect server per test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "dags_examples" / "prefect"
+sys.path.insert(0, str(EXAMPLES))
+HOME = Path(tempfile.mkdtemp(prefix="prefect-home-"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+PORT = _free_port()
+os.environ.update(
+    {
+        "PREFECT_HOME": str(HOME),
+        "PREFECT_API_URL": f"http://127.0.0.1:{PORT}/api",
+        "PREFECT_UI_URL": f"http://127.0.0.1:{PORT}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "ACTIVITYSMITH_PENDING_DIR": str(HOME / "pending"),
+    }
+)
+
+
+def _drain_prefect_workers() -> None:
+    """Flush Prefect's log and event workers while the server still answers, so the
+    interpreter does not spend its exit retrying a stopped server."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=10)
+        except Exception:
+            pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_server() -> Iterator[str]:
+    log = open(HOME / "server.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(PORT),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+    )
+    url = os.environ["PREFECT_API_URL"]
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError((HOME / "server.log").read_text()[-3000:])
+        time.sleep(0.5)
+    yield url
+    _drain_prefect_workers()
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture
+def prefect_sandbox(sandbox_env: Any) -> Any:
+    """The sandbox, with ACTIVITYSMITH_API_KEY / ACTIVITYSMITH_BASE_URL pointing at it."""
+    return sandbox_env
+
+
+def stream_calls(sandbox: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (r.method, (r.body or {}).get("content_state", {}))
+        for r in sandbox.requests
+        if "/live-activity/stream/" in r.path
+    ]
+
+
+def pushes(sandbox: Any) -> list[dict[str, Any]]:
+    return [r.body for r in sandbox.requests if r.path.endswith("/push-notification")]
+
+
+def check_run(sandbox: Any) -> dict[str, Any]:
+    """The invariants every tracked run keeps; returns the final content state."""
+    calls = stream_calls(sandbox)
+    keys = {r.path for r in sandbox.requests if "/live-activity/stream/" in r.path}
+    assert len(keys) == 1, "one stream per run"
+    assert calls and calls[-1][0] == "DELETE" and [m for m, _ in calls].count("DELETE") == 1
+    steps = [cs["current_step"] for _, cs in calls]
+    assert steps == sorted(steps), f"the count went backwards: {steps}"
+    return calls[-1][1]

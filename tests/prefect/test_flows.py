@@ -1,0 +1,133 @@
+"""Example and test flows run for real against a real Prefect server and the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from prefect import flow, task
+
+from activitysmith_prefect import activitysmith_hooks, track
+
+from .conftest import check_run, pushes, stream_calls
+
+
+def test_etl_flow_as_live_activity(prefect_sandbox: Any) -> None:
+    from etl_flow import etl_flow
+
+    assert etl_flow() == 130
+    final = check_run(prefect_sandbox)
+    assert final["number_of_steps"] == 7 and final["current_step"] == 7
+    assert final["step_colors"] == ["green"] * 7
+    assert final["badge"] == {"title": "Succeeded", "color": "green"}
+    assert final["auto_dismiss_minutes"] == 2
+    assert final["title"] == "Nightly ETL (Prefect)"
+    put = next(r for r in prefect_sandbox.requests if r.method == "PUT")
+    assert "/runs/flow-run/" in put.body["action"]["url"]
+    assert pushes(prefect_sandbox) == []
+
+
+def test_failing_flow_pushes_once(prefect_sandbox: Any) -> None:
+    from failing_flow import failing_flow
+
+    state = failing_flow(return_state=True)
+    assert state.is_failed()
+    final = check_run(prefect_sandbox)
+    assert final["color"] == "red" and final["badge"]["title"] == "Failed"
+    assert final["step_colors"] == ["green", "red"]
+    (push,) = pushes(prefect_sandbox)
+    assert push["title"].startswith("failing-etl") and "validate" in push["title"]
+    assert "3 rows had no id" in push["message"] and "\n" not in push["message"]
+    assert "/runs/flow-run/" in push["redirection"]
+
+
+class Boom(BaseException):
+    """Not an Exception: Prefect reports the run as crashed."""
+
+
+@task
+def ok() -> int:
+    return 1
+
+
+@flow(**activitysmith_hooks())
+def crashing_flow() -> None:
+    ok()
+    raise Boom("the worker died")
+
+
+def test_crashed_flow(prefect_sandbox: Any) -> None:
+    with pytest.raises(Boom):  # Prefect marks the run crashed, runs on_crashed, re-raises
+        crashing_flow()
+    final = check_run(prefect_sandbox)
+    assert final["badge"] == {"title": "Crashed", "color": "red"}
+    assert final["step_colors"] == ["green"]
+    assert len(pushes(prefect_sandbox)) == 1
+
+
+@task
+def slow() -> None:
+    time.sleep(5)
+
+
+@flow(timeout_seconds=1, **activitysmith_hooks())
+def timing_out_flow() -> None:
+    slow()
+
+
+def test_timed_out_flow(prefect_sandbox: Any) -> None:
+    state = timing_out_flow(return_state=True)
+    assert state.is_failed()
+    final = check_run(prefect_sandbox)
+    assert final["badge"] == {"title": "Timed out", "color": "orange"}
+    (push,) = pushes(prefect_sandbox)
+    assert "timed out" in push["title"] or "timeout" in push["message"].lower()
+
+
+@task
+async def double(x: int) -> int:
+    await asyncio.sleep(0.05)
+    return x * 2
+
+
+@track(title="async")
+@flow
+async def async_flow() -> int:
+    results = await asyncio.gather(*(double(i) for i in range(5)))
+    return sum(results)
+
+
+def test_async_flow(prefect_sandbox: Any) -> None:
+    assert asyncio.run(async_flow()) == 20
+    final = check_run(prefect_sandbox)
+    assert final["current_step"] == final["number_of_steps"] == 5
+    assert final["title"] == "async"
+
+
+@task
+def square(x: int) -> int:
+    time.sleep(0.05)
+    return x * x
+
+
+@flow(**activitysmith_hooks(poll_interval=0.25))
+def concurrent_flow(n: int, m: int) -> int:
+    futures = [square.submit(i) for i in range(n)]
+    mapped = square.map(range(m))
+    return sum(f.result() for f in futures) + sum(mapped.result())
+
+
+def test_concurrent_and_mapped_task_runs(prefect_sandbox: Any) -> None:
+    started = time.monotonic()
+    assert concurrent_flow(16, 50) == 2 * sum(i * i for i in range(16)) + sum(
+        i * i for i in range(16, 50)
+    )
+    duration = time.monotonic() - started
+    final = check_run(prefect_sandbox)
+    assert final["number_of_steps"] == final["current_step"] == 66
+    assert final["step_colors"] == ["green"] * 66
+    puts = [m for m, _ in stream_calls(prefect_sandbox) if m == "PUT"]
+    # coalesced: at most one update per poll interval, never one per task run
+    assert len(puts) <= duration / 0.25 + 2 and len(puts) < 66
