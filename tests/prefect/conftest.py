@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -47,10 +48,8 @@ def _drain_prefect_workers() -> None:
     from prefect.logging.handlers import APILogWorker
 
     for worker in (APILogWorker, EventsWorker):
-        try:
+        with contextlib.suppress(Exception):
             worker.drain_all(timeout=10)
-        except Exception:
-            pass
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,7 +15,7 @@ try:
     from prefect._internal.compatibility.async_dispatch import async_dispatch
 except ImportError:  # pragma: no cover - future Prefect may move it
 
-    def async_dispatch(async_impl: Any) -> Any:  # type: ignore[no-redef]
+    def async_dispatch(async_impl: Any) -> Any:  # type: ignore[no-redef,misc]
         return lambda sync_impl: sync_impl
 
 

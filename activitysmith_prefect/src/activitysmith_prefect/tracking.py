@@ -71,7 +71,7 @@ def _resolve_block(block: Any) -> ActivitySmithBlock | None:
         return block
     from .blocks import ActivitySmith
 
-    return ActivitySmith.load(block, _sync=True)  # type: ignore[no-any-return,call-arg]
+    return ActivitySmith.load(block, _sync=True)  # type: ignore[no-any-return,call-arg,return-value]
 
 
 class FlowRunTracker:
@@ -309,9 +309,9 @@ class _Poller:
                 run = self.run_state()
                 snapshot = [(s.name, s.status.value) for s in run.steps]
                 done = len(run.finished_steps)
-                if snapshot != last and done >= self._last_done and not self._stop.is_set():
-                    if self.reporter.update(run):
-                        last, self._last_done = snapshot, done
+                changed = snapshot != last and done >= self._last_done
+                if changed and not self._stop.is_set() and self.reporter.update(run):
+                    last, self._last_done = snapshot, done
             except Exception as exc:
                 log.warning("ActivitySmith: update skipped: %s", exc)
             if self._stop.wait(self.tracker.poll_interval):
