@@ -53,6 +53,8 @@ def _prefect_env(key: str, url: str) -> dict[str, str]:
         "PREFECT_HOME": str(home),
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "ACTIVITYSMITH_API_KEY": key,
         "ACTIVITYSMITH_BASE_URL": url,
     }
@@ -199,7 +201,8 @@ def main() -> int:
         f"pushes: {watcher.pushes}"
     )
     if admin:
-        console.print(f"Preview page: {admin}/")
+        kept = "" if args.keep else "  (gone when the demo exits; `make demo KEEP=1` keeps it up)"
+        console.print(f"Preview page: {admin}/{kept}")
     console.print(f"Total time: {elapsed:.1f} s")
     if sandbox is not None:
         if args.keep:

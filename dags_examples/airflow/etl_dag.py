@@ -14,7 +14,9 @@ from airflow.sdk import dag, task
 
 from activitysmith_airflow import ActivitySmithDagRunTracker
 
-tracker = ActivitySmithDagRunTracker(title="Nightly ETL", auto_dismiss_minutes=2, icon="wind")
+tracker = ActivitySmithDagRunTracker(
+    title="Nightly ETL", auto_dismiss_minutes=2, icon="wind", push_on_success=True
+)
 
 
 @dag(

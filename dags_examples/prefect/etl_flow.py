@@ -15,19 +15,19 @@ from activitysmith_prefect import activitysmith_hooks
 
 @task
 def extract(source: str) -> list[int]:
-    time.sleep(0.3)
+    time.sleep(1.0)
     return [1, 2, 3] if source == "orders" else [7]
 
 
 @task
 def transform(value: int) -> int:
-    time.sleep(0.2)
+    time.sleep(0.6)
     return value * 10
 
 
 @task
 def load(rows: list[int]) -> int:
-    time.sleep(0.2)
+    time.sleep(0.6)
     return sum(rows)
 
 

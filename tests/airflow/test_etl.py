@@ -35,7 +35,8 @@ def test_etl_dag_run_as_live_activity(airflow_sandbox: Any) -> None:
     assert put.body["action"]["url"] == (
         f"http://airflow.test:8080/dags/activitysmith_etl/runs/{dr.run_id.replace(':', '%3A').replace('+', '%2B')}"
     )
-    assert pushes(airflow_sandbox) == []
+    (push,) = pushes(airflow_sandbox)  # push_on_success=True in the example
+    assert push["title"] == "Nightly ETL succeeded" and push["message"] == "5/5 steps done"
     activity = airflow_sandbox.activities[stream_key("airflow", "activitysmith_etl", dr.run_id)]
     assert activity["status"] == "ended"
     # segments in topological order: both extracts, the mapped transform, load, report
