@@ -54,7 +54,6 @@ def _prefect_env(key: str, url: str) -> dict[str, str]:
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "ACTIVITYSMITH_API_KEY": key,
         "ACTIVITYSMITH_BASE_URL": url,
     }
