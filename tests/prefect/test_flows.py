@@ -131,3 +131,18 @@ def test_concurrent_and_mapped_task_runs(prefect_sandbox: Any) -> None:
     puts = [m for m, _ in stream_calls(prefect_sandbox) if m == "PUT"]
     # coalesced: at most one update per poll interval, never one per task run
     assert len(puts) <= duration / 0.25 + 2 and len(puts) < 66
+
+
+@flow(name="naïve ETL 🚀 :: a+b", flow_run_name="run:1+2 — ☃ ../x", **activitysmith_hooks())
+def hostile_flow() -> int:
+    return ok()
+
+
+def test_hostile_flow_and_run_names(prefect_sandbox: Any) -> None:
+    import re
+
+    assert hostile_flow() == 1
+    final = check_run(prefect_sandbox)
+    assert final["title"] == "naïve ETL 🚀 :: a+b · run:1+2 — ☃ ../x"
+    (key,) = {r.path.rsplit("/", 1)[1] for r in prefect_sandbox.requests}
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,255}", key) and key.startswith("prefect_naive-etl")

@@ -1,0 +1,52 @@
+"""Hostile pipeline, task and run names: valid stream keys, readable titles, accepted by the API."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activitysmith_core import ActivitySmith
+from activitysmith_core.tracking import (
+    RunReporter,
+    RunState,
+    RunStatus,
+    Step,
+    StepStatus,
+    TrackerOptions,
+)
+
+HOSTILE = [
+    "naïve ETL — 🚀 rocket",
+    "a/b/c:d+e.f",
+    "manual__2026-11-22T15:00:00.123456+00:00",
+    "x" * 600,
+    "tab\tnew\nline\x00nul\x07bell",
+    "日本語のパイプライン",
+    "../../etc/passwd",
+    "",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_names_reach_the_api(sandbox: Any, tmp_path: Path, name: str) -> None:
+    run = RunState(
+        "airflow",
+        name or "empty",
+        name,
+        [Step(name or "?", StepStatus.SUCCESS), Step("next", StepStatus.RUNNING)],
+    )
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,255}", run.key)
+    reporter = RunReporter(
+        ActivitySmith(sandbox.api_key, base_url=sandbox.url),
+        TrackerOptions(pending_dir=str(tmp_path)),
+    )
+    assert reporter.update(run)
+    run.status = RunStatus.SUCCESS
+    assert reporter.finish(run)
+    assert reporter.push_failure(run, name, ValueError(name))
+    activity = sandbox.activities[run.key]
+    assert activity["content_state"]["title"] == (name or "empty")
+    assert [r.status for r in sandbox.requests] == [200, 200, 200]
