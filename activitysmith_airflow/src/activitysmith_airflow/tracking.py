@@ -12,6 +12,7 @@ every DAG carrying a tag without any code change.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -272,12 +273,19 @@ class ActivitySmithDagRunTracker:
             merged[name] = _add(merged.get(name), callback)
         return merged
 
-    def dag_kwargs(self, default_args: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Keyword arguments for ``DAG(...)`` / ``@dag(...)``: task and DAG callbacks."""
+    def dag_kwargs(
+        self,
+        default_args: dict[str, Any] | None = None,
+        *,
+        on_success_callback: Any = None,
+        on_failure_callback: Any = None,
+    ) -> dict[str, Any]:
+        """Keyword arguments for ``DAG(...)`` / ``@dag(...)``: task and DAG callbacks, merged
+        with your own ``default_args`` and DAG callbacks (a notifier, say)."""
         return {
             "default_args": self.default_args(default_args),
-            "on_success_callback": self.on_dag_success,
-            "on_failure_callback": self.on_dag_failure,
+            "on_success_callback": _add(on_success_callback, self.on_dag_success),
+            "on_failure_callback": _add(on_failure_callback, self.on_dag_failure),
         }
 
     def attach(self, dag: Any) -> Any:
@@ -291,12 +299,7 @@ class ActivitySmithDagRunTracker:
 
     # -- building the run ---------------------------------------------------------------------
     def reporter(self) -> RunReporter:
-        def client() -> Any:
-            from .hooks.activitysmith import ActivitySmithHook
-
-            return ActivitySmithHook(activitysmith_conn_id=self.activitysmith_conn_id).get_conn()
-
-        return RunReporter(client, self.options)
+        return RunReporter(lambda: _client_for(self.activitysmith_conn_id), self.options)
 
     def run_state(
         self,
@@ -342,12 +345,31 @@ class ActivitySmithDagRunTracker:
             log.warning("ActivitySmith tracker: %s skipped: %s", what, exc)
 
     def on_task_execute(self, context: Context) -> None:
+        """Show the task running, without holding the task up: the update goes out on a
+        background thread that the task's next callback joins, so updates stay in order."""
+        try:
+            run = self._task_run(context)[0]  # Airflow calls stay on the callback's thread
+        except Exception as exc:
+            log.warning("ActivitySmith tracker: update skipped: %s", exc)
+            return
+        thread = threading.Thread(
+            target=self._guard,
+            args=("update", lambda: self.reporter().update(run)),
+            name="activitysmith-update",
+            daemon=True,
+        )
+        _IN_FLIGHT.append(thread)
+        thread.start()
+
+    def on_task_success(self, context: Context) -> None:
+        _join_in_flight(self.options.budget)
         self._guard("update", lambda: self.reporter().update(self._task_run(context)[0]))
 
-    on_task_success = on_task_execute
-    on_task_skipped = on_task_execute
+    on_task_skipped = on_task_success
 
     def on_task_retry(self, context: Context) -> None:
+        _join_in_flight(self.options.budget)
+
         def go() -> None:
             run, ti = self._task_run(context)
             reporter = self.reporter()
@@ -358,6 +380,8 @@ class ActivitySmithDagRunTracker:
         self._guard("retry update", go)
 
     def on_task_failure(self, context: Context) -> None:
+        _join_in_flight(self.options.budget)
+
         def go() -> None:
             run, ti = self._task_run(context)
             reporter = self.reporter()
@@ -396,6 +420,33 @@ class ActivitySmithDagRunTracker:
 
     def on_dag_failure(self, context: Context) -> None:
         self._dag_finish(context, RunStatus.FAILED)
+
+
+_IN_FLIGHT: list[threading.Thread] = []
+_CLIENTS: dict[tuple[str, str, str], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _join_in_flight(timeout: float) -> None:
+    while _IN_FLIGHT:
+        _IN_FLIGHT.pop(0).join(timeout)
+
+
+def _client_for(conn_id: str) -> Any:
+    """One client per connection and process: building an httpx client costs milliseconds
+    (its TLS context), and callbacks of one task process share it."""
+    import hashlib
+
+    from .hooks.activitysmith import ActivitySmithHook
+
+    hook = ActivitySmithHook(activitysmith_conn_id=conn_id)
+    conn = hook.connection
+    fingerprint = hashlib.sha256(f"{conn.password}|{conn.extra}".encode()).hexdigest()
+    key = (conn_id, hook.base_url, fingerprint)
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = hook.get_conn()
+        return _CLIENTS[key]
 
 
 def _add(existing: Any, callback: Callable[..., Any]) -> Any:

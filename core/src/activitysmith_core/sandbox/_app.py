@@ -91,9 +91,14 @@ class Api:
             await asyncio.sleep(faults.latency)
         if st.draw(faults.hang_rate):
             rec.fault = "hang"
+            epoch = st.epoch
+            deadline = time.monotonic() + faults.hang_seconds
             try:
-                await asyncio.sleep(faults.hang_seconds)
+                while time.monotonic() < deadline and st.epoch == epoch:
+                    await asyncio.sleep(min(0.1, deadline - time.monotonic()))
             except asyncio.CancelledError:  # server shutting down
+                return Response(status_code=503)
+            if st.epoch != epoch:  # reset while hanging: this request belongs to the past
                 return Response(status_code=503)
         try:
             if st.take_burst():

@@ -107,6 +107,7 @@ class State:
         self.metrics: dict[str, Any] = {}
         self.badge: int | None = None
         self.version = 0
+        self.epoch = 0  # bumped by reset(): requests still hanging from before give up
         self._hits: dict[str, deque[float]] = {}
         self.listeners: list[Callable[[], None]] = []
 
@@ -131,6 +132,7 @@ class State:
             self._hits.clear()
             self.faults = Faults()
             self.random = random.Random()
+            self.epoch += 1
             self.changed()
 
     def draw(self, rate: float) -> bool:
