@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_FLAGS ?= -q
 export UV_LINK_MODE := copy
 
-.PHONY: help uv env-core env-airflow env-airflow-min env-prefect lint typecheck test test-core test-airflow test-airflow-min test-prefect demo bench soak clean
+.PHONY: help uv env-core env-airflow env-airflow-min env-prefect env-prefect-min lint typecheck test test-core test-airflow test-airflow-min test-prefect test-prefect-min demo bench soak clean
 
 help:
 	@echo "make demo   - run the example DAG and flow against the embedded sandbox"
@@ -28,6 +28,9 @@ env-airflow-min: uv
 env-prefect: uv
 	UV_PROJECT_ENVIRONMENT=.venv-prefect $(UV) sync -q --no-default-groups --group prefect
 
+env-prefect-min: uv
+	UV_PROJECT_ENVIRONMENT=.venv-prefect-min $(UV) sync -q --no-default-groups --group prefect-min
+
 lint: env-core
 	.venv-core/bin/ruff check .
 	.venv-core/bin/ruff format --check core activitysmith_airflow activitysmith_prefect
@@ -44,12 +47,17 @@ test-airflow: env-airflow
 	.venv-airflow/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow
 
 test-airflow-min: env-airflow-min
-	.venv-airflow-min/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow
+	.venv-airflow-min/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow \
+		--deselect tests/airflow/test_soak_short.py
 
 test-prefect: env-prefect
 	.venv-prefect/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect
 
-test: lint typecheck test-core test-airflow test-airflow-min test-prefect
+test-prefect-min: env-prefect-min
+	.venv-prefect-min/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect \
+		--deselect tests/prefect/test_soak_short.py
+
+test: lint typecheck test-core test-airflow test-airflow-min test-prefect test-prefect-min
 
 demo: env-core env-airflow env-prefect
 	.venv-core/bin/python scripts/demo.py $(if $(KEEP),--keep,)
@@ -61,4 +69,4 @@ soak: env-airflow env-prefect
 	bash bench/soak.sh
 
 clean:
-	rm -rf .venv-core .venv-airflow .venv-airflow-min .venv-prefect .demo
+	rm -rf .venv-core .venv-airflow .venv-airflow-min .venv-prefect .venv-prefect-min .demo

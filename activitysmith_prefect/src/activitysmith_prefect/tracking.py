@@ -289,12 +289,24 @@ class _Poller:
                     self._stop.wait(0.2) if status is RunStatus.RUNNING else _sleep(0.2)
         return self.tracker.run_state(self.flow, self.flow_run, task_runs, status)
 
+    def _refresh_flow_run(self) -> None:
+        """Re-read the flow run: a templated ``flow_run_name`` may be applied after on_running
+        (Prefect 3.6 does so)."""
+        from prefect.client.orchestration import get_client
+
+        try:
+            with _settings_context(self._settings), get_client(sync_client=True) as client:
+                self.flow_run = client.read_flow_run(self.flow_run.id)
+        except Exception as exc:
+            log.debug("ActivitySmith: could not re-read the flow run (%s)", exc)
+
     def settled_state(self, status: RunStatus) -> RunState:
         """The final state, once the server has recorded the task runs' last transitions
         (Prefect records task states asynchronously, so the last ones may lag the flow)."""
         import time
 
         deadline = time.monotonic() + self.tracker.settle_timeout
+        self._refresh_flow_run()
         while True:
             run = self.run_state(status, retries=3)
             unsettled = [s for s in run.steps if not s.status.is_finished]
