@@ -146,3 +146,47 @@ def test_hostile_flow_and_run_names(prefect_sandbox: Any) -> None:
     assert final["title"] == "naïve ETL 🚀 :: a+b · run:1+2 — ☃ ../x"
     (key,) = {r.path.rsplit("/", 1)[1] for r in prefect_sandbox.requests}
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,255}", key) and key.startswith("prefect_naive-etl")
+
+
+@task(retries=1, retry_delay_seconds=0)
+def flaky(i: int) -> int:
+    if i == 1:
+        raise RuntimeError(f"task {i} broke")
+    return i
+
+
+@flow(**activitysmith_hooks(push_on_task_failure=True))
+def partly_failing_flow() -> list[int]:
+    return [f.result() for f in flaky.map(range(3)) if f.state.is_completed()]
+
+
+def test_task_failure_pushes_when_asked(prefect_sandbox: Any) -> None:
+    state = partly_failing_flow(return_state=True)
+    final = check_run(prefect_sandbox)
+    assert final["step_colors"].count("red") == 1 and len(final["step_colors"]) == 3
+    task_pushes = [p for p in pushes(prefect_sandbox) if "flaky" in p["title"]]
+    assert len(task_pushes) == 1, "one push for the task that failed after its retry"
+    assert "task 1 broke" in task_pushes[0]["message"]
+    assert state.is_completed() == (len(pushes(prefect_sandbox)) == 1)
+
+
+@flow
+async def async_tasks_flow() -> None:
+    from activitysmith_prefect import (
+        aend_live_activity,
+        asend_push,
+        astream_live_activity,
+        aupdate_metric,
+    )
+
+    await asend_push("async push", message="from an async task")
+    await astream_live_activity("async-a", {"title": "A", "type": "progress", "percentage": 50})
+    await aend_live_activity("async-a", {"title": "A", "type": "progress", "percentage": 100})
+    await aupdate_metric("async.metric", 7)
+
+
+def test_async_tasks(prefect_sandbox: Any) -> None:
+    asyncio.run(async_tasks_flow())
+    assert [r.method for r in prefect_sandbox.requests] == ["POST", "PUT", "DELETE", "POST"]
+    assert prefect_sandbox.metrics["async.metric"]["value"] == 7
+    assert prefect_sandbox.activities["async-a"]["status"] == "ended"

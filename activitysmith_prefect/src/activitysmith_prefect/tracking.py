@@ -85,6 +85,7 @@ class FlowRunTracker:
         title: str | None = None,
         total_steps: int | None = None,
         push_on_failure: bool = True,
+        push_on_task_failure: bool = False,
         push_on_success: bool = False,
         auto_dismiss_minutes: int | None = None,
         auto_dismiss_seconds: int | None = None,
@@ -103,6 +104,7 @@ class FlowRunTracker:
         self.title = title
         self.total_steps = total_steps
         self.poll_interval = poll_interval
+        self.push_on_task_failure = push_on_task_failure
         self.settle_timeout = settle_timeout
         self.options = TrackerOptions(
             channels=channels,  # type: ignore[arg-type]
@@ -180,6 +182,7 @@ class FlowRunTracker:
             run = poller.settled_state(status)
             reporter = poller.reporter
             reporter.finish(run)
+            poller.push_task_failures(run)
             if status in (RunStatus.FAILED, RunStatus.CRASHED, RunStatus.TIMED_OUT):
                 if self.options.push_on_failure:
                     failed = next(
@@ -255,6 +258,8 @@ class _Poller:
             target=self._loop, daemon=True, name=f"activitysmith-{flow_run.name}"
         )
         self._last_done = -1
+        self.task_runs: list[Any] = []
+        self._pushed: set[str] = set()
         self._settings = _current_settings()
 
     def start(self) -> None:
@@ -280,6 +285,7 @@ class _Poller:
         for attempt in range(retries + 1):
             try:
                 task_runs = self.read_task_runs()
+                self.task_runs = task_runs
                 break
             except Exception as exc:  # e.g. "database is locked" on the SQLite server
                 log.debug("ActivitySmith: reading task runs failed (%s)", exc)
@@ -307,12 +313,28 @@ class _Poller:
 
         deadline = time.monotonic() + self.tracker.settle_timeout
         self._refresh_flow_run()
+        previous: list[tuple[str, str]] | None = None
         while True:
             run = self.run_state(status, retries=3)
-            unsettled = [s for s in run.steps if not s.status.is_finished]
-            if not unsettled or time.monotonic() >= deadline:
+            snapshot = [(s.name, s.status.value) for s in run.steps]
+            settled = all(s.status.is_finished for s in run.steps)
+            # Settled twice in a row: task runs whose creation the server had not yet
+            # recorded would otherwise be missed.
+            if (settled and snapshot == previous) or time.monotonic() >= deadline:
                 return run
+            previous = snapshot if settled else None
             _sleep(0.25)
+
+    def push_task_failures(self, run: RunState) -> None:
+        """One push per task run that failed for good (retries exhausted), when asked."""
+        if not self.tracker.push_on_task_failure:
+            return
+        for task_run in self.task_runs:
+            status = task_step_status(task_run.state_type, task_run.state_name)
+            if status is StepStatus.FAILED and task_run.name not in self._pushed:
+                self._pushed.add(task_run.name)
+                message = getattr(getattr(task_run, "state", None), "message", None)
+                self.reporter.push_failure(run, task_run.name, message, run.url)
 
     def _loop(self) -> None:
         last: list[tuple[str, str]] | None = None
@@ -324,6 +346,7 @@ class _Poller:
                 changed = snapshot != last and done >= self._last_done
                 if changed and not self._stop.is_set() and self.reporter.update(run):
                     last, self._last_done = snapshot, done
+                self.push_task_failures(run)
             except Exception as exc:
                 log.warning("ActivitySmith: update skipped: %s", exc)
             if self._stop.wait(self.tracker.poll_interval):
@@ -374,7 +397,8 @@ def activitysmith_hooks(
 
     ``block`` is a saved block's name, a block, or ``None`` to use ``ACTIVITYSMITH_API_KEY`` /
     ``ACTIVITYSMITH_BASE_URL``. Options: ``channels``, ``title``, ``total_steps`` (declare the
-    number of segments), ``push_on_failure``, ``push_on_success``, ``auto_dismiss_minutes`` /
+    number of segments), ``push_on_failure`` (the run), ``push_on_task_failure`` (each task run
+    that fails for good), ``push_on_success``, ``auto_dismiss_minutes`` /
     ``auto_dismiss_seconds``, ``icon``, ``poll_interval``, ``budget``, ``final_budget`` and the
     colours (``success_color``, ``failed_color``, ...).
     """
