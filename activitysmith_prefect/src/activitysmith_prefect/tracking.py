@@ -53,6 +53,14 @@ def task_step_status(state_type: object, state_name: str | None) -> StepStatus:
     return _TASK_STATE.get(value, StepStatus.PENDING)
 
 
+def _step_status(task_run: Any, run_status: RunStatus) -> StepStatus:
+    status = task_step_status(task_run.state_type, task_run.state_name)
+    crashed = str(getattr(task_run.state_type, "value", task_run.state_type)) == "CRASHED"
+    if crashed and run_status is RunStatus.CANCELLED:
+        return StepStatus.SKIPPED  # killed by the cancellation, not a failure of its own
+    return status
+
+
 def flow_run_status(state: Any) -> RunStatus:
     """The final status of a flow run from its terminal state."""
     kind = str(getattr(state.type, "value", state.type))
@@ -118,6 +126,17 @@ class FlowRunTracker:
             **colors,  # type: ignore[arg-type]
         )
         self._pollers: dict[str, _Poller] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A served flow is cloudpickled with its hooks: leave out the lock and live pollers.
+        state = self.__dict__.copy()
+        del state["_lock"], state["_pollers"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._pollers = {}
         self._lock = threading.Lock()
 
     # -- the hooks ----------------------------------------------------------------------------
@@ -207,7 +226,7 @@ class FlowRunTracker:
                 t.name,
             ),
         )
-        steps = [Step(t.name, task_step_status(t.state_type, t.state_name)) for t in ordered]
+        steps = [Step(t.name, _step_status(t, status)) for t in ordered]
         return RunState(
             orchestrator="prefect",
             pipeline_id=getattr(flow, "name", None) or str(flow_run.flow_id),
