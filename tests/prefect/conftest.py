@@ -115,4 +115,13 @@ def check_run(sandbox: Any) -> dict[str, Any]:
     assert calls and calls[-1][0] == "DELETE" and [m for m, _ in calls].count("DELETE") == 1
     steps = [cs["current_step"] for _, cs in calls]
     assert steps == sorted(steps), f"the count went backwards: {steps}"
+    totals = [cs["number_of_steps"] for _, cs in calls]
+    assert totals == sorted(totals), f"segments disappeared: {totals}"
+    red = False
+    for _, cs in calls:  # every update, not only the last, is a consistent absolute state
+        assert cs["type"] == "segmented_progress"
+        assert len(cs["step_colors"]) == cs["current_step"] <= cs["number_of_steps"], cs
+        assert set(cs["step_colors"]) <= {"green", "red", "gray"}, cs
+        red = red or "red" in cs["step_colors"]
+        assert cs["color"] == ("red" if red else cs["color"]), "red once anything failed"
     return calls[-1][1]

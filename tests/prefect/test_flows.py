@@ -27,6 +27,11 @@ def test_etl_flow_as_live_activity(prefect_sandbox: Any) -> None:
     put = next(r for r in prefect_sandbox.requests if r.method == "PUT")
     assert "/runs/flow-run/" in put.body["action"]["url"]
     assert pushes(prefect_sandbox) == []
+    updates = [cs for m, cs in stream_calls(prefect_sandbox) if m == "PUT"]
+    assert all(set(cs["step_colors"]) <= {"green"} and cs["color"] == "blue" for cs in updates)
+    mid = [cs for cs in updates if 0 < cs["current_step"] < cs["number_of_steps"]]
+    assert mid, "progress is shown while the run goes on"
+    assert any(cs["subtitle"].startswith("Running ") for cs in updates)
 
 
 def test_failing_flow_pushes_once(prefect_sandbox: Any) -> None:
