@@ -105,6 +105,9 @@ async def async_flow() -> int:
 
 
 def test_async_flow(prefect_sandbox: Any) -> None:
+    import inspect
+
+    assert all(inspect.iscoroutinefunction(h) for h in async_flow.on_completion_hooks)
     assert asyncio.run(async_flow()) == 20
     final = check_run(prefect_sandbox)
     assert final["current_step"] == final["number_of_steps"] == 5

@@ -53,10 +53,14 @@ def task_step_status(state_type: object, state_name: str | None) -> StepStatus:
     return _TASK_STATE.get(value, StepStatus.PENDING)
 
 
+def _state_type(obj: Any) -> str:
+    kind = getattr(obj, "state_type", None) or getattr(obj, "type", None)
+    return str(getattr(kind, "value", kind))
+
+
 def _step_status(task_run: Any, run_status: RunStatus) -> StepStatus:
     status = task_step_status(task_run.state_type, task_run.state_name)
-    crashed = str(getattr(task_run.state_type, "value", task_run.state_type)) == "CRASHED"
-    if crashed and run_status is RunStatus.CANCELLED:
+    if _state_type(task_run) == "CRASHED" and run_status is RunStatus.CANCELLED:
         return StepStatus.SKIPPED  # killed by the cancellation, not a failure of its own
     return status
 
@@ -140,14 +144,16 @@ class FlowRunTracker:
         self._lock = threading.Lock()
 
     # -- the hooks ----------------------------------------------------------------------------
-    def hooks(self) -> dict[str, list[Callable[..., Any]]]:
-        """Keyword arguments for ``@flow(...)``."""
+    def hooks(self, asynchronous: bool = False) -> dict[str, list[Callable[..., Any]]]:
+        """Keyword arguments for ``@flow(...)``; ``asynchronous`` gives ``async def`` hooks."""
+        running = self.aon_running if asynchronous else self.on_running
+        final = self.aon_final if asynchronous else self.on_final
         return {
-            "on_running": [self.on_running],
-            "on_completion": [self.on_final],
-            "on_failure": [self.on_final],
-            "on_crashed": [self.on_final],
-            "on_cancellation": [self.on_final],
+            "on_running": [running],
+            "on_completion": [final],
+            "on_failure": [final],
+            "on_crashed": [final],
+            "on_cancellation": [final],
         }
 
     def on_running(self, flow: Any, flow_run: Any, state: Any) -> Any:
@@ -163,6 +169,14 @@ class FlowRunTracker:
             return asyncio.to_thread(self._finish, flow, flow_run, state)
         self._finish(flow, flow_run, state)
         return None
+
+    async def aon_running(self, flow: Any, flow_run: Any, state: Any) -> None:
+        """Async :meth:`on_running` for async flows; the work stays off the event loop."""
+        await asyncio.to_thread(self._start, flow, flow_run)
+
+    async def aon_final(self, flow: Any, flow_run: Any, state: Any) -> None:
+        """Async :meth:`on_final` for async flows; the work stays off the event loop."""
+        await asyncio.to_thread(self._finish, flow, flow_run, state)
 
     # -- work ---------------------------------------------------------------------------------
     def _reporter(self) -> RunReporter:
@@ -325,6 +339,15 @@ class _Poller:
         except Exception as exc:
             log.debug("ActivitySmith: could not re-read the flow run (%s)", exc)
 
+    def _being_cancelled(self) -> bool:
+        """Whether crashed task runs come from the flow run being cancelled (checked only when
+        a task run crashed, so a poll costs one request otherwise)."""
+        if not any(_state_type(t) == "CRASHED" for t in self.task_runs):
+            return False
+        self._refresh_flow_run()
+        state = getattr(self.flow_run, "state", None)
+        return state is not None and _state_type(state) in ("CANCELLING", "CANCELLED")
+
     def settled_state(self, status: RunStatus) -> RunState:
         """The final state, once the server has recorded the task runs' last transitions
         (Prefect records task states asynchronously, so the last ones may lag the flow)."""
@@ -360,6 +383,8 @@ class _Poller:
         while True:
             try:
                 run = self.run_state()
+                if self._being_cancelled():
+                    return  # tasks killed by a cancellation are no failures; the hook ends it
                 snapshot = [(s.name, s.status.value) for s in run.steps]
                 done = len(run.finished_steps)
                 changed = snapshot != last and done >= self._last_done
@@ -410,7 +435,7 @@ class _settings_context:
 
 
 def activitysmith_hooks(
-    block: ActivitySmithBlock | str | None = None, **options: Any
+    block: ActivitySmithBlock | str | None = None, *, asynchronous: bool = False, **options: Any
 ) -> dict[str, list[Callable[..., Any]]]:
     """State hooks that track a flow's runs: ``@flow(**activitysmith_hooks("my-block"))``.
 
@@ -419,9 +444,10 @@ def activitysmith_hooks(
     number of segments), ``push_on_failure`` (the run), ``push_on_task_failure`` (each task run
     that fails for good), ``push_on_success``, ``auto_dismiss_minutes`` /
     ``auto_dismiss_seconds``, ``icon``, ``poll_interval``, ``budget``, ``final_budget`` and the
-    colours (``success_color``, ``failed_color``, ...).
+    colours (``success_color``, ``failed_color``, ...). ``asynchronous=True`` gives ``async def``
+    hooks for an async flow (the sync ones also work there: they return an awaitable).
     """
-    return FlowRunTracker(block, **options).hooks()
+    return FlowRunTracker(block, **options).hooks(asynchronous)
 
 
 def track(block: ActivitySmithBlock | str | None = None, **options: Any) -> Callable[[Any], Any]:
@@ -429,7 +455,7 @@ def track(block: ActivitySmithBlock | str | None = None, **options: Any) -> Call
     tracker = FlowRunTracker(block, **options)
 
     def attach(flow: Any) -> Any:
-        hooks = tracker.hooks()
+        hooks = tracker.hooks(asynchronous=bool(getattr(flow, "isasync", False)))
         flow.on_running_hooks = [*flow.on_running_hooks, *hooks["on_running"]]
         flow.on_completion_hooks = [*flow.on_completion_hooks, *hooks["on_completion"]]
         flow.on_failure_hooks = [*flow.on_failure_hooks, *hooks["on_failure"]]
