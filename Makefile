@@ -48,7 +48,8 @@ test-airflow: env-airflow
 
 test-airflow-min: env-airflow-min
 	.venv-airflow-min/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow \
-		--deselect tests/airflow/test_soak_short.py
+		--deselect tests/airflow/test_soak_short.py \
+		--deselect tests/airflow/test_concurrency_postgres.py
 
 test-prefect: env-prefect
 	.venv-prefect/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect

@@ -177,6 +177,54 @@ def _default_pending_dir() -> str:
     )
 
 
+class _Progress:
+    """What each stream last showed, shared by every process on this host through small files
+    under a lock, so that updates computed earlier but sent later (parallel workers, a slow
+    request) never move an activity backwards, and nothing restarts an ended one.
+
+    On several hosts without a shared directory the guard is per host: a stale update may then
+    still land, and the next one corrects it; the final state is always sent last by the run's
+    end.
+    """
+
+    ENDED = 1 << 30
+
+    def __init__(self, directory: str | None) -> None:
+        self.dir = os.path.join(directory, "progress") if directory else None
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Any:
+        """Yield (last shown, record) for ``key`` while holding its lock."""
+        if not self.dir:
+            yield -1, lambda value: None
+            return
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no cross-process guard
+            yield -1, lambda value: None
+            return
+        import hashlib
+
+        os.makedirs(self.dir, exist_ok=True)
+        path = os.path.join(self.dir, hashlib.sha256(key.encode()).hexdigest()[:32])
+        with open(path + ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                try:
+                    with open(path, encoding="utf-8") as fh:
+                        last = int(fh.read() or -1)
+                except (OSError, ValueError):
+                    last = -1
+
+                def record(value: int) -> None:
+                    with open(path, "w", encoding="utf-8") as fh:
+                        fh.write(str(value))
+
+                yield last, record
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class _Pending:
     """Final states that could not be delivered, kept on disk until the service answers again.
 
@@ -192,10 +240,13 @@ class _Pending:
             return
         try:
             os.makedirs(self.dir, exist_ok=True)
-            tmp = os.path.join(self.dir, f".{key}.{os.getpid()}.tmp")
+            import hashlib
+
+            name = hashlib.sha256(key.encode()).hexdigest()[:32]
+            tmp = os.path.join(self.dir, f".{name}.{os.getpid()}.tmp")
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump({"key": key, "put": put, "end": end}, fh)
-            os.replace(tmp, os.path.join(self.dir, f"{key}.json"))
+            os.replace(tmp, os.path.join(self.dir, f"{name}.json"))
         except OSError as exc:
             logger.warning("ActivitySmith: could not keep the final state of %s: %s", key, exc)
 
@@ -395,6 +446,7 @@ class _ReporterBase:
         self._source = client
         self._client: Any = None
         self._pending = _Pending(self.options.pending_dir)
+        self._progress = _Progress(self.options.pending_dir)
         self.limit_reached = False
 
     def _policies(self, final: bool) -> dict[str, Any]:
@@ -455,7 +507,15 @@ class RunReporter(_ReporterBase):
             body = stream_request(run, self.options)
             if self._unchanged(run, body):
                 return True
-            self._get().live_activities.stream(run.key, body)
+            done = body["content_state"]["current_step"]
+            with self._progress.hold(run.key) as (last, record):
+                if done < last:
+                    logger.debug(
+                        "ActivitySmith: stale update for %s skipped (%d < %d)", run.key, done, last
+                    )
+                    return True
+                self._get().live_activities.stream(run.key, body)
+                record(done)
             self.limit_reached = False
             self._remember(run, body)
             self._flush()
@@ -467,12 +527,14 @@ class RunReporter(_ReporterBase):
     def finish(self, run: RunState) -> bool:
         """End the activity with the final state; start it first if no update ever landed."""
         try:
-            self._end(
-                self._get(final=True),
-                run.key,
-                stream_request(run, self.options),
-                end_request(run, self.options),
-            )
+            with self._progress.hold(run.key) as (_, record):
+                self._end(
+                    self._get(final=True),
+                    run.key,
+                    stream_request(run, self.options),
+                    end_request(run, self.options),
+                )
+                record(_Progress.ENDED)
             self._remember(run, None)
             self._flush()
             return True
@@ -556,7 +618,14 @@ class AsyncRunReporter(_ReporterBase):
             body = stream_request(run, self.options)
             if self._unchanged(run, body):
                 return True
+            done = body["content_state"]["current_step"]
+            with self._progress.hold(run.key) as (last, _):
+                pass  # read only: an event loop must not hold a file lock across an await
+            if done < last:
+                return True
             await self._get().live_activities.stream(run.key, body)
+            with self._progress.hold(run.key) as (last, record):
+                record(max(done, last))
             self.limit_reached = False
             self._remember(run, body)
             await self._flush()
