@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from tests.records import push_bodies as pushes  # noqa: F401 (re-exported for the tests)
+from tests.records import stream_states as stream_bodies  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "dags_examples" / "airflow"
 TEST_DAGS = Path(__file__).parent / "dags"
@@ -81,16 +84,3 @@ def load_dag(dag_id: str, folder: Path = DAGS_FOLDER) -> Any:
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not found in {folder}"
     return dag
-
-
-def stream_bodies(sandbox: Any) -> list[tuple[str, dict[str, Any]]]:
-    """(method, content_state) of every stream request, in the order the sandbox got them."""
-    return [
-        (r.method, (r.body or {}).get("content_state", {}))
-        for r in sandbox.requests
-        if "/live-activity/stream/" in r.path
-    ]
-
-
-def pushes(sandbox: Any) -> list[dict[str, Any]]:
-    return [r.body for r in sandbox.requests if r.path.endswith("/push-notification")]

@@ -16,6 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.records import push_bodies as pushes  # noqa: F401 (re-exported for the tests)
+from tests.records import stream_states as stream_calls
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "dags_examples" / "prefect"
 sys.path.insert(0, str(EXAMPLES))
@@ -93,18 +96,6 @@ def prefect_server() -> Iterator[str]:
 def prefect_sandbox(sandbox_env: Any) -> Any:
     """The sandbox, with ACTIVITYSMITH_API_KEY / ACTIVITYSMITH_BASE_URL pointing at it."""
     return sandbox_env
-
-
-def stream_calls(sandbox: Any) -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (r.method, (r.body or {}).get("content_state", {}))
-        for r in sandbox.requests
-        if "/live-activity/stream/" in r.path
-    ]
-
-
-def pushes(sandbox: Any) -> list[dict[str, Any]]:
-    return [r.body for r in sandbox.requests if r.path.endswith("/push-notification")]
 
 
 def check_run(sandbox: Any) -> dict[str, Any]:
