@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +45,87 @@ def test_provider_info_validates_against_airflows_schema() -> None:
     jsonschema.validate(ActivitySmithHook.get_ui_field_behaviour(), custom)
 
 
-def _cli(*args: str) -> str:
+def _cli(*args: str, **env: str) -> str:
     out = subprocess.run(
-        [*AIRFLOW, *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120
+        [*AIRFLOW, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
+
+
+SRC = Path(__file__).resolve().parents[2] / "activitysmith_airflow" / "src"
+# The options the provider reads: `_conf*("x", ...)` or conf.get*("activitysmith", "x", ...).
+_READS = re.compile(r"""(?:_conf\w*\(|conf\.get\w*\(\s*["']activitysmith["'],\s*)["'](\w+)["']""")
+OPTIONS = {"tag", "conn_id", "granularity", "deadline", "interval", "push_window"}
+
+
+def test_provider_declares_every_option_it_reads() -> None:
+    read = {m for f in SRC.rglob("*.py") for m in _READS.findall(f.read_text())}
+    assert {"tag", "conn_id", "granularity"} <= read
+    section = get_provider_info()["config"]["activitysmith"]
+    assert section["description"]
+    options = section["options"]
+    assert read | OPTIONS <= set(options), sorted(read | OPTIONS - set(options))
+    for name, option in options.items():
+        assert option["description"] and option["example"] is not None, name
+        assert isinstance(option["default"], str), name  # Airflow's providers use strings
+        if option["type"] == "float":
+            assert float(option["default"]) > 0 and float(option["example"]) > 0, name
+    assert {n for n, o in options.items() if o["type"] == "float"} >= {
+        "deadline",
+        "interval",
+        "push_window",
+    }
+    assert options["deadline"]["default"] == "10" and options["interval"]["default"] == "2"
+    assert options["push_window"]["default"] == "5"
+
+
+def test_airflow_config_lists_the_section_with_defaults(tmp_path: Path) -> None:
+    home = {"AIRFLOW_HOME": str(tmp_path)}
+    out = _cli(
+        "config", "list", "--defaults", "--show-values", "--section", "activitysmith", **home
+    )
+    assert "[activitysmith]" in out
+    defaults = {
+        "tag": "activitysmith",
+        "conn_id": "activitysmith_default",
+        "granularity": "task",
+        "deadline": "10",
+        "interval": "2",
+        "push_window": "5",
+    }
+    for name, default in defaults.items():
+        assert f"# {name} = {default}\n" in out, name
+        assert f"AIRFLOW__ACTIVITYSMITH__{name.upper()}" in out
+    # Airflow serves the declared defaults to conf.get, and the environment overrides them.
+    assert _cli("config", "get-value", "activitysmith", "deadline", **home).strip() == "10"
+    env = {**home, "AIRFLOW__ACTIVITYSMITH__INTERVAL": "0.5"}
+    assert _cli("config", "get-value", "activitysmith", "interval", **env).strip() == "0.5"
+
+
+def test_versions_come_from_package_metadata() -> None:
+    import activitysmith_airflow
+
+    installed = version("activitysmith-airflow")
+    assert get_provider_info()["versions"] == [installed]
+    assert activitysmith_airflow.__version__ == installed
+    literal = re.compile(r"""__version__\s*=\s*["']|versions["']:\s*\[["']\d""")
+    assert not [f for f in SRC.rglob("*.py") if literal.search(f.read_text())]
+
+
+def test_reading_the_version_stays_light() -> None:
+    code = (
+        "import sys, activitysmith_airflow as a; a.__version__; "
+        "print(sorted(m for m in ('airflow', 'httpx', 'pydantic', 'activitysmith_core') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
 
 
 def test_airflow_lists_the_provider_hook_notifier_and_plugin() -> None:

@@ -1,7 +1,8 @@
 """ActivitySmith provider for Apache Airflow: iOS pushes and Live Activities for DAG runs.
 
 Everything is imported lazily: a DAG file that uses the tracker or the notifier does not import
-httpx or pydantic until a callback actually sends something.
+httpx or pydantic until a callback actually sends something. ``__version__`` is read from the
+installed distribution's metadata on first access.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
     )
     from .tracking import ActivitySmithDagRunTracker
 
-__version__ = "0.1.0"
+    __version__: str  # from the distribution's metadata, read on first access
+
 __all__ = [
     "ActivitySmithDagRunTracker",
     "ActivitySmithEndOperator",
@@ -60,6 +62,11 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from .get_provider_info import _version
+
+        globals()["__version__"] = version = _version()
+        return version
     if name in _LAZY:
         return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

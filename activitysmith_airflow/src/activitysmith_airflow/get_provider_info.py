@@ -1,19 +1,99 @@
-"""Provider metadata for Airflow's providers manager (entry point ``apache_airflow_provider``)."""
+"""Provider metadata for Airflow's providers manager (entry point ``apache_airflow_provider``).
+
+The version comes from the installed distribution's metadata, so ``pyproject.toml`` is its only
+source. ``config`` declares the ``[activitysmith]`` section: Airflow shows it in
+``airflow config list`` and serves its defaults to ``conf.get("activitysmith", ...)``.
+"""
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 _INTEGRATION = "ActivitySmith"
+DISTRIBUTION = "activitysmith-airflow"
+
+
+def _option(kind: str, default: str, example: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "version_added": None,
+        "type": kind,
+        "example": example,
+        "default": default,
+    }
+
+
+CONFIG: dict[str, Any] = {
+    "activitysmith": {
+        "description": "ActivitySmith provider: the listener that tracks tagged DAGs and how "
+        "its updates and pushes are delivered.",
+        "options": {
+            "tag": _option(
+                "string",
+                "activitysmith",
+                "phone",
+                "DAGs carrying this tag are tracked by the provider's listener, with no code "
+                "change: each run becomes a Live Activity and a final task failure a push.",
+            ),
+            "conn_id": _option(
+                "string",
+                "activitysmith_default",
+                "my_phone",
+                "Connection (type ``activitysmith``) the listener sends with.",
+            ),
+            "granularity": _option(
+                "string",
+                "task",
+                "task_group",
+                "What one segment of the Live Activity stands for: ``task`` (one per task, a "
+                "mapped task being one) or ``task_group`` (one per top-level task group).",
+            ),
+            "deadline": _option(
+                "float",
+                "10",
+                "20",
+                "Seconds that the one flush when a process ends may take, in total, for "
+                "everything still queued (final states and pushes). What is not delivered "
+                "by then is kept on disk for the next process.",
+            ),
+            "interval": _option(
+                "float",
+                "2",
+                "5",
+                "Fewest seconds between two updates of one Live Activity. A newer state of "
+                "the run replaces one still waiting, so a busy run sends its latest state, "
+                "not every intermediate one.",
+            ),
+            "push_window": _option(
+                "float",
+                "5",
+                "10",
+                "Seconds a failure push waits so that failures of one run close together are "
+                "folded into one push naming them.",
+            ),
+        },
+    }
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # a source tree that is not installed
+        return "0+unknown"
 
 
 def get_provider_info() -> dict[str, Any]:
+    """What Airflow's providers manager reads; validated against ``provider_info.schema.json``."""
     return {
         "package-name": "activitysmith-airflow",
         "name": "ActivitySmith",
         "description": "iOS push notifications and Live Activities for DAG runs, via "
         "`ActivitySmith <https://activitysmith.com>`__.",
-        "versions": ["0.1.0"],
+        "versions": [_version()],
         "integrations": [
             {
                 "integration-name": _INTEGRATION,
@@ -73,6 +153,7 @@ def get_provider_info() -> dict[str, Any]:
         "notifications": [
             "activitysmith_airflow.notifications.activitysmith.ActivitySmithNotifier"
         ],
+        "config": deepcopy(CONFIG),
         "plugins": [
             {
                 "name": "activitysmith",

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ._retry import RetryPolicy
     from .errors import ActivitySmithError, APIError, ValidationError
 
-__version__ = "0.1.0"
+    __version__: str  # from the distribution's metadata, read on first access (see __getattr__)
 __all__ = [
     "APIError",
     "ActivitySmith",
@@ -39,6 +39,14 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            globals()["__version__"] = found = version("activitysmith-core")
+        except PackageNotFoundError:  # a source tree that is not installed
+            found = "0+unknown"
+        return found
     if name in _LAZY:
         return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

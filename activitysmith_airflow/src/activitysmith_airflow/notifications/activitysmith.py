@@ -37,8 +37,9 @@ class ActivitySmithNotifier(BaseNotifier):
     """Send a push when a task or DAG run changes state.
 
     ``on_failure_callback=ActivitySmithNotifier(title="{{ dag.dag_id }} failed")``. Title, message,
-    subtitle, redirection and channels are templated with the callback's context; without a
-    title it says which DAG/task and state, without a message the exception's first line.
+    subtitle, redirection, channels and ``activitysmith_conn_id`` are templated with the callback's
+    context; without a title it says which DAG/task and state, without a message the exception's
+    first line.
     Errors are logged as warnings, never raised: a notification never fails a pipeline.
     """
 
@@ -50,6 +51,7 @@ class ActivitySmithNotifier(BaseNotifier):
         "channels",
         "media",
         "actions",
+        "activitysmith_conn_id",
     )
 
     def __init__(

@@ -3,13 +3,16 @@
 They exist to send, so an API error fails the task by default; ``fail_on_error=False`` logs it as
 a warning and lets the task succeed. Bad input always fails the task, naming the field, before any
 network call.
+
+``activitysmith_conn_id`` is templated on every operator (``"{{ var.value.phone_conn }}"`` picks
+the connection per environment), and dict fields render as JSON in the UI.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 class _ActivitySmithOperator(BaseOperator):
     """Shared plumbing: the hook, error policy, and what goes to XCom."""
 
+    template_fields: Sequence[str] = ("activitysmith_conn_id",)
     ui_color = "#1c1c1e"
     ui_fgcolor = "#ffffff"
 
@@ -40,6 +44,7 @@ class _ActivitySmithOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> ActivitySmithHook:
+        """The hook of the (rendered) ``activitysmith_conn_id``; built when first used."""
         return ActivitySmithHook(activitysmith_conn_id=self.activitysmith_conn_id)
 
     def _fields(self) -> dict[str, Any]:
@@ -88,9 +93,12 @@ class ActivitySmithPushOperator(_ActivitySmithOperator):
     :param channels: channel slugs (list or comma-separated string); default the connection's
     :param interruption_level: ``passive``, ``active`` or ``time-sensitive``
     :param icon, payload, badge, sound, tags, metadata: as in the API
+    :param activitysmith_conn_id: the connection (templated), default ``activitysmith_default``
+    :param fail_on_error: ``False`` logs an API error as a warning and succeeds
     """
 
     template_fields: Sequence[str] = (
+        *_ActivitySmithOperator.template_fields,
         "title",
         "message",
         "subtitle",
@@ -103,6 +111,11 @@ class ActivitySmithPushOperator(_ActivitySmithOperator):
         "tags",
         "metadata",
     )
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "actions": "json",
+        "payload": "json",
+        "metadata": "json",
+    }
 
     def __init__(
         self,
@@ -163,6 +176,7 @@ class ActivitySmithPushOperator(_ActivitySmithOperator):
 
 class _LiveActivityOperator(_ActivitySmithOperator):
     template_fields: Sequence[str] = (
+        *_ActivitySmithOperator.template_fields,
         "content_state",
         "action",
         "secondary_action",
@@ -170,6 +184,13 @@ class _LiveActivityOperator(_ActivitySmithOperator):
         "tags",
         "metadata",
     )
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "content_state": "json",
+        "action": "json",
+        "secondary_action": "json",
+        "alert": "json",
+        "metadata": "json",
+    }
 
     def __init__(
         self,
