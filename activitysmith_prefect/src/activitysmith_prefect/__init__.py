@@ -3,6 +3,8 @@ Activities, and tasks that send pushes and Live Activities."""
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from .blocks import ActivitySmith
 from .tasks import (
     aend_live_activity,
@@ -16,7 +18,10 @@ from .tasks import (
 )
 from .tracking import FlowRunTracker, activitysmith_hooks, track
 
-__version__ = "0.1.0"
+try:
+    __version__: str = _metadata.version("activitysmith-prefect")
+except _metadata.PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
 __all__ = [
     "ActivitySmith",
     "FlowRunTracker",
