@@ -10,7 +10,7 @@ import pytest
 
 from activitysmith_core import ActivitySmith
 from activitysmith_core.tracking import (
-    RunReporter,
+    Engine,
     RunState,
     RunStatus,
     Step,
@@ -39,14 +39,16 @@ def test_hostile_names_reach_the_api(sandbox: Any, tmp_path: Path, name: str) ->
         [Step(name or "?", StepStatus.SUCCESS), Step("next", StepStatus.RUNNING)],
     )
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,255}", run.key)
-    reporter = RunReporter(
+    engine = Engine(
         ActivitySmith(sandbox.api_key, base_url=sandbox.url),
-        TrackerOptions(pending_dir=str(tmp_path)),
+        TrackerOptions(state_dir=str(tmp_path), interval=0.01),
     )
-    assert reporter.update(run)
+    engine.update(run)
+    assert engine.flush()
     run.status = RunStatus.SUCCESS
-    assert reporter.finish(run)
-    assert reporter.push_failure(run, name, ValueError(name))
+    engine.finish(run)
+    engine.step_failed(run, name, ValueError(name))
+    assert engine.flush()
     activity = sandbox.activities[run.key]
     assert activity["content_state"]["title"] == (name or "empty")
     assert [r.status for r in sandbox.requests] == [200, 200, 200]

@@ -11,7 +11,7 @@ import pytest
 from activitysmith_core import ActivitySmith, RetryPolicy
 from activitysmith_core import errors as e
 from activitysmith_core.sandbox import Faults
-from activitysmith_core.tracking import RunReporter, RunState, RunStatus, Step, TrackerOptions
+from activitysmith_core.tracking import Engine, RunState, RunStatus, Step, TrackerOptions
 
 
 def test_key_never_leaks(sandbox: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
@@ -48,10 +48,13 @@ def test_key_never_leaks(sandbox: Any, caplog: pytest.LogCaptureFixture, tmp_pat
     with pytest.raises(e.ValidationError) as bad:
         client.notifications.send(title="t", media="http://x")
     seen.append(str(bad.value))
-    rep = RunReporter(client, TrackerOptions(pending_dir=str(tmp_path), final_budget=1))
+    engine = Engine(client, TrackerOptions(state_dir=str(tmp_path), deadline=1))
     sandbox.set_faults(Faults(error_rate=1.0))
-    rep.finish(RunState("t", "p", "r", [Step("a")], status=RunStatus.FAILED))
-    seen += [p.read_text() for p in tmp_path.glob("*.json")]
+    engine.finish(RunState("t", "p", "r", [Step("a")], status=RunStatus.FAILED))
+    engine.flush()
+    kept = [p.read_text() for p in tmp_path.rglob("*.json")]
+    assert kept, "the final state and the failure push are kept"
+    seen += kept
     assert len(seen) > 10
     for text in [*seen, caplog.text]:
         assert key not in text

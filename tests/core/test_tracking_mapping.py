@@ -6,6 +6,7 @@ import pytest
 
 from activitysmith_core import ActivitySmith
 from activitysmith_core.tracking import (
+    Failure,
     RunState,
     RunStatus,
     Step,
@@ -14,6 +15,7 @@ from activitysmith_core.tracking import (
     content_state,
     end_request,
     failure_push,
+    first_line,
     stream_request,
 )
 
@@ -92,7 +94,7 @@ def test_requests_are_valid_api_requests() -> None:
     delete = client._build.end_stream(r.key, end_request(r, opts), {})
     assert delete.body is not None and "channels" not in delete.body
     push = client._build.push_send(
-        failure_push(r, "t1", ValueError("bad row\ntrace"), None, opts), {}
+        failure_push(r, [Failure("t1", first_line(ValueError("bad row\ntrace")))], opts), {}
     )
     assert push.body == {
         "title": "etl: t1 failed",
@@ -109,5 +111,5 @@ def test_no_url_no_action_and_options_validated() -> None:
         TrackerOptions(failed_color="crimson")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="^auto_dismiss_minutes: "):
         TrackerOptions(auto_dismiss_minutes=-1)
-    with pytest.raises(ValueError, match="^budget: "):
-        TrackerOptions(budget=0)
+    with pytest.raises(ValueError, match="^deadline: "):
+        TrackerOptions(deadline=0)

@@ -1,0 +1,48 @@
+"""Run tracking that knows no orchestrator: one engine for both plugins.
+
+A plugin translates its orchestrator's events into :class:`Engine` calls with a
+:class:`RunState` (the run's absolute state): ``update`` when it changed, ``step_failed`` with an
+error and a log link, ``finish`` when it ended. The engine decides what the Live Activity shows
+and which events push; a per-process :class:`Sender` delivers off the caller's thread, paced by
+the API's quotas, and :meth:`Engine.flush` is the one call that waits, under one deadline.
+"""
+
+from __future__ import annotations
+
+from ._engine import Engine
+from ._model import RunState, RunStatus, Step, StepStatus, TrackerOptions
+from ._render import (
+    Failure,
+    content_state,
+    end_request,
+    failure_push,
+    first_line,
+    run_failure_push,
+    stream_request,
+    success_push,
+)
+from ._sender import Sender, SenderStats
+from ._store import Binding, KeptStore, default_state_dir, fingerprint
+
+__all__ = [
+    "Binding",
+    "Engine",
+    "Failure",
+    "KeptStore",
+    "RunState",
+    "RunStatus",
+    "Sender",
+    "SenderStats",
+    "Step",
+    "StepStatus",
+    "TrackerOptions",
+    "content_state",
+    "default_state_dir",
+    "end_request",
+    "failure_push",
+    "fingerprint",
+    "first_line",
+    "run_failure_push",
+    "stream_request",
+    "success_push",
+]

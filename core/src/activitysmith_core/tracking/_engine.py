@@ -1,0 +1,187 @@
+"""The tracking engine: orchestrator-free events in, the activity and pushes out.
+
+A plugin translates its orchestrator's events into calls on an :class:`Engine` — the run's
+absolute state changed, a step failed (for good or before a retry) with its error and log link,
+the run finished — and nothing more. The engine alone decides what the activity shows and which
+events push; its process's :class:`~activitysmith_core.tracking.Sender` delivers off the
+caller's thread. No method here waits on the network except :meth:`Engine.flush`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from ._model import RunState, RunStatus, StepStatus, TrackerOptions
+from ._render import (
+    Failure,
+    end_request,
+    failure_push,
+    first_line,
+    is_bad_end,
+    run_failure_push,
+    stream_request,
+    success_push,
+)
+from ._sender import Sender
+
+logger = logging.getLogger("activitysmith_core.tracking")
+
+ClientSource = Any  # an ActivitySmith client, or a no-argument factory of one
+
+
+class _Memory:
+    """What was already reported per run (bounded): failures pushed, runs ended."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._runs: OrderedDict[str, set[str]] = OrderedDict()
+
+    def add(self, run_key: str, ident: str) -> bool:
+        seen = self._runs.setdefault(run_key, set())
+        self._runs.move_to_end(run_key)
+        while len(self._runs) > self.size:
+            self._runs.popitem(last=False)
+        if ident in seen:
+            return False
+        seen.add(ident)
+        return True
+
+    def has(self, run_key: str, ident: str) -> bool:
+        return ident in self._runs.get(run_key, ())
+
+
+class Engine:
+    """Tracks runs as Live Activities for one account and one set of options. Never raises."""
+
+    def __init__(self, client: ClientSource, options: TrackerOptions | None = None) -> None:
+        self.options = options or TrackerOptions()
+        self._source = client
+        self._sender: Sender | None = None
+        self._lock = threading.Lock()
+        self._memory = _Memory()
+
+    def __repr__(self) -> str:
+        return f"Engine(options={self.options!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Engines travel with pickled flows and hooks: the sender and lock stay behind.
+        state = self.__dict__.copy()
+        state["_sender"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @property
+    def sender(self) -> Sender:
+        """The process's sender for this engine's account (built on first use)."""
+        with self._lock:
+            if self._sender is None:
+                client = self._source() if callable(self._source) else self._source
+                sender = Sender.for_client(client, state_dir=self.options.state_dir)
+                sender.configure(
+                    request_timeout=self.options.request_timeout,
+                    deadline=self.options.deadline,
+                    keep=self.options.keep,
+                    max_kept=self.options.max_kept,
+                    max_kept_age=self.options.max_kept_age,
+                )
+                self._sender = sender
+            return self._sender
+
+    def _guard(self, what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:
+            logger.warning("ActivitySmith: %s skipped: %s", what, exc)
+
+    # -- events -------------------------------------------------------------------------------
+    def update(self, run: RunState) -> None:
+        """The run's absolute state changed: show it (coalesced, paced, never backwards)."""
+
+        def go() -> None:
+            if run.status is not RunStatus.RUNNING:
+                self.finish(run)
+                return
+            self.sender.put_update(
+                run.key, stream_request(run, self.options), self.options.interval
+            )
+
+        self._guard("Live Activity update", go)
+
+    def step_failed(
+        self,
+        run: RunState,
+        step: str,
+        error: object = None,
+        log_url: str | None = None,
+        *,
+        retrying: bool = False,
+        ident: str | None = None,
+    ) -> None:
+        """A step failed for good (or, with ``retrying``, will be retried).
+
+        Pushes when the options ask for it: failures of one run inside ``push_window`` fold
+        into one push. ``ident`` tells repeated reports of the same failure apart (default:
+        the step and its error).
+        """
+
+        def go() -> None:
+            wanted = self.options.push_on_retry if retrying else self.options.push_on_failure
+            kind = "retry" if retrying else "failed"
+            line = first_line(error)
+            if not self._memory.add(run.key, f"{kind}|{ident or (step, line)}"):
+                return
+            self._memory.add(run.key, f"{kind}-step|{step}")
+            if not wanted:
+                return
+            snapshot, options = run, self.options
+            self.sender.add_push(
+                lambda items: failure_push(snapshot, items, options, retrying=retrying),
+                item=Failure(step, line, log_url),
+                group=f"{run.key}|{kind}",
+                window=self.options.push_window,
+            )
+
+        self._guard("failure push", go)
+
+    def finish(self, run: RunState, error: object = None) -> None:
+        """The run ended: its final state (steps that never finished drawn as not run), a push
+        for failed steps not reported yet or for the run's own failure, and the success push
+        when asked."""
+
+        def go() -> None:
+            status = run.status if run.status is not RunStatus.RUNNING else RunStatus.SUCCESS
+            final = run.ended(status)
+            self.sender.put_final(
+                final.key, stream_request(final, self.options), end_request(final, self.options)
+            )
+            if not self._memory.add(final.key, "finished"):
+                return
+            failed_steps = [s.name for s in final.steps if s.status is StepStatus.FAILED]
+            for name in failed_steps:
+                if not self._memory.has(final.key, f"failed-step|{name}"):
+                    self.step_failed(final, name, ident=f"at-end|{name}")
+            if is_bad_end(status) and not failed_steps and self.options.push_on_failure:
+                body = run_failure_push(final, error, self.options)
+                self.sender.add_push(lambda items: body)
+            elif status is RunStatus.SUCCESS and self.options.push_on_success:
+                body = success_push(final, self.options)
+                self.sender.add_push(lambda items: body)
+
+        self._guard("final state", go)
+
+    def flush(self, deadline: float | None = None) -> bool:
+        """Deliver what is queued, waiting at most ``deadline`` seconds (default: the
+        ``deadline`` option); what is left is kept on disk. The one call that may block."""
+        try:
+            return self.sender.flush(self.options.deadline if deadline is None else deadline)
+        except Exception as exc:
+            logger.warning("ActivitySmith: flush skipped: %s", exc)
+            return False

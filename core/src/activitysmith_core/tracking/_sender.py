@@ -1,0 +1,543 @@
+"""Delivery off the orchestrator's threads: one sender per process and account.
+
+Callers only queue; a daemon thread sends. The queue holds at most one progress update and one
+final state per stream (a newer state replaces a queued older one), and pushes, of which the
+failures of one run inside a short window fold into one. Requests are paced by the API's
+``RateLimit`` headers and by a minimum interval per stream; once the API is found down (5xx,
+refused, hanging) nothing waits on it until a cool-down has passed, and the other processes of
+the host see that too. The one blocking call is :meth:`Sender.flush`, bounded by one total
+deadline; what it could not deliver by then (final states, pushes) is kept on disk, bound to
+the account, and delivered by the next sender of that account that reaches the API.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._render import Failure
+from ._store import Binding, KeptStore, binding_of, default_state_dir
+
+logger = logging.getLogger("activitysmith_core.tracking")
+
+LIVE_ACTIVITY = "live_activity"
+PUSH = "push"
+_MIN_COOLDOWN = 5.0
+_MAX_COOLDOWN = 60.0
+_KEPT_CHECK_EVERY = 30.0
+
+
+@dataclass
+class _Stream:
+    update: dict[str, Any] | None = None
+    final: tuple[dict[str, Any], dict[str, Any]] | None = None
+    interval: float = 2.0
+
+
+@dataclass
+class _Push:
+    due: float
+    render: Callable[[list[Failure]], dict[str, Any]]
+    items: list[Failure] = field(default_factory=list)
+    group: str | None = None
+
+
+@dataclass
+class SenderStats:
+    """What a sender did, for tests, benchmarks and logs."""
+
+    sent: int = 0
+    updates: int = 0
+    finals: int = 0
+    pushes: int = 0
+    skipped_updates: int = 0
+    rate_limited: int = 0
+    failures: int = 0
+    kept: int = 0
+    delivered_kept: int = 0
+
+
+class Sender:
+    """Delivers the Live Activity states and pushes of one account for this process."""
+
+    _registry: dict[str, Sender] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, client: Any, binding: Binding, *, state_dir: str | None = None) -> None:
+        self.binding = binding
+        self._client = client
+        self._cond = threading.Condition()
+        self._streams: dict[str, _Stream] = {}
+        self._pushes: list[_Push] = []
+        self._folds: dict[str, _Push] = {}
+        self._last_put: dict[str, float] = {}
+        self._last_body: dict[str, dict[str, Any]] = {}
+        self._last_step: dict[str, int] = {}
+        self._ended: OrderedDict[str, float] = OrderedDict()
+        self._blocked: dict[str, float] = {}
+        self._down_until = 0.0
+        self._cooldown = _MIN_COOLDOWN
+        self._flush_end: float | None = None
+        self._inflight: tuple[str, Any] | None = None
+        self._kept_checked = 0.0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.request_timeout = 5.0
+        self.deadline = 10.0
+        self.stats = SenderStats()
+        self.store = KeptStore(state_dir, binding)
+
+    # -- registry -------------------------------------------------------------------------------
+    @classmethod
+    def for_client(cls, client: Any, *, state_dir: str | None = None) -> Sender:
+        """The process's sender for the client's account (base URL and key)."""
+        binding = binding_of(client)
+        with cls._registry_lock:
+            sender = cls._registry.get(binding.id)
+            if sender is None:
+                root = state_dir if state_dir is not None else default_state_dir()
+                sender = cls(client, binding, state_dir=root)
+                cls._registry[binding.id] = sender
+            return sender
+
+    def configure(
+        self,
+        *,
+        request_timeout: float,
+        deadline: float,
+        keep: bool,
+        max_kept: int,
+        max_kept_age: float,
+    ) -> None:
+        with self._cond:
+            self.request_timeout = request_timeout
+            self.deadline = deadline
+            self.store.max_items = max_kept if keep else 0
+            self.store.max_age = max_kept_age
+
+    # -- queueing (never blocks on the network) -------------------------------------------------
+    def put_update(self, key: str, body: dict[str, Any], interval: float) -> None:
+        with self._cond:
+            job = self._streams.setdefault(key, _Stream())
+            if job.final is None:
+                job.update = body
+            job.interval = interval
+            self._wake()
+
+    def put_final(self, key: str, put: dict[str, Any], end: dict[str, Any]) -> None:
+        with self._cond:
+            job = self._streams.setdefault(key, _Stream())
+            job.update = None
+            job.final = (put, end)
+            self._wake()
+
+    def add_push(
+        self,
+        render: Callable[[list[Failure]], dict[str, Any]],
+        *,
+        item: Failure | None = None,
+        group: str | None = None,
+        window: float = 0.0,
+    ) -> None:
+        """Queue a push; with ``group``, items added inside ``window`` seconds become one push."""
+        with self._cond:
+            fold = self._folds.get(group) if group else None
+            if fold is not None:
+                if item is not None:
+                    fold.items.append(item)
+                return
+            job = _Push(time.monotonic() + window, render, [item] if item else [], group)
+            self._pushes.append(job)
+            if group:
+                self._folds[group] = job
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._loop, name=f"activitysmith-sender-{self.binding.id[:6]}", daemon=True
+            )
+            self._thread.start()
+        self._cond.notify_all()
+
+    def pending(self) -> int:
+        with self._cond:
+            return self._count()
+
+    def _count(self) -> int:
+        streams = sum(
+            (j.update is not None) + (j.final is not None) for j in self._streams.values()
+        )
+        return streams + len(self._pushes) + (self._inflight is not None)
+
+    # -- the loop -------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                job, wait = self._next()
+                if job is None:
+                    self._cond.wait(timeout=min(wait, 1.0))
+                    continue
+                self._inflight = job
+            try:
+                self._deliver(job)
+            except Exception as exc:  # a bug must never kill delivery
+                logger.warning("ActivitySmith: delivery failed unexpectedly: %r", exc)
+            finally:
+                with self._cond:
+                    self._inflight = None
+                    self._cond.notify_all()
+
+    def _quota_wait(self, feature: str, now: float, *, reserve: bool) -> float:
+        """Seconds until a request of ``feature`` may go (0 = now)."""
+        wait = max(0.0, self._blocked.get(feature, 0.0) - now)
+        lookup = getattr(self._client, "rate_limit", None)
+        status = lookup(feature) if callable(lookup) else None
+        if status is not None:
+            quota = getattr(status, "quota", None) or 0
+            keep_back = max(1, quota // 10) if reserve else 0
+            if status.remaining <= keep_back:
+                wait = max(wait, float(status.reset_at) - now)
+        return wait
+
+    def _next(self) -> tuple[tuple[str, Any] | None, float]:
+        now = time.monotonic()
+        flushing = self._flush_end is not None
+        if now < self._down_until:
+            return None, self._down_until - now
+        soonest = 3600.0
+        # Final states first: they are what a person sees last.
+        wait = self._quota_wait(LIVE_ACTIVITY, now, reserve=False)
+        for key, job in self._streams.items():
+            if job.final is not None:
+                if wait <= 0:
+                    final = job.final
+                    job.final = None
+                    self._tidy(key)
+                    return ("final", (key, final)), 0.0
+                soonest = min(soonest, wait)
+        push_wait = self._quota_wait(PUSH, now, reserve=False)
+        for push in self._pushes:
+            due = now if flushing else push.due
+            ready = max(due - now, push_wait)
+            if ready <= 0:
+                self._pushes.remove(push)
+                if push.group and self._folds.get(push.group) is push:
+                    del self._folds[push.group]
+                return ("push", push), 0.0
+            soonest = min(soonest, ready)
+        update_wait = self._quota_wait(LIVE_ACTIVITY, now, reserve=True)
+        for key, job in self._streams.items():
+            if job.update is not None:
+                due = 0.0 if flushing else self._last_put.get(key, -1e9) + job.interval - now
+                ready = max(due, update_wait)
+                if ready <= 0:
+                    body = job.update
+                    job.update = None
+                    self._tidy(key)
+                    return ("update", (key, body)), 0.0
+                soonest = min(soonest, ready)
+        return None, soonest
+
+    def _tidy(self, key: str) -> None:
+        job = self._streams.get(key)
+        if job is not None and job.update is None and job.final is None:
+            del self._streams[key]
+
+    # -- delivery -------------------------------------------------------------------------------
+    def _api(self) -> Any:
+        from .._retry import NO_RETRY
+
+        timeout = self.request_timeout
+        if self._flush_end is not None:
+            timeout = max(0.05, min(timeout, self._flush_end - time.monotonic()))
+        return self._client.with_options(retry=NO_RETRY, timeout=timeout)
+
+    def _host_down(self) -> bool:
+        until = self.store.down_until()
+        left = until - time.time()
+        if left > 0:
+            with self._cond:
+                self._down_until = max(self._down_until, time.monotonic() + left)
+            return True
+        return False
+
+    def _deliver(self, job: tuple[str, Any]) -> None:
+        kind, payload = job
+        if self._host_down():
+            self._requeue(kind, payload)
+            return
+        try:
+            if kind == "update":
+                self._send_update(*payload)
+            elif kind == "final":
+                self._send_final(*payload)
+            else:
+                self._send_push(payload)
+        except Exception as exc:
+            self._failed(kind, payload, exc)
+            return
+        self._succeeded()
+
+    def _send_update(self, key: str, body: dict[str, Any]) -> None:
+        step = int(body["content_state"].get("current_step", 0))
+        if (
+            key in self._ended
+            or self._last_body.get(key) == body
+            or step < self._last_step.get(key, -1)
+        ):
+            self.stats.skipped_updates += 1
+            return
+        self._api().live_activities.stream(key, body)
+        self.stats.sent += 1
+        self.stats.updates += 1
+        self._last_put[key] = time.monotonic()
+        self._last_body[key] = body
+        self._last_step[key] = step
+
+    def _send_final(self, key: str, final: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        from ..errors import LiveActivityLimitError, NotFoundError
+
+        put, end = final
+        if self._ended.get(key) is not None and self._last_body.get(key) == end:
+            return
+        api = self._api()
+        try:
+            api.live_activities.end_stream(key, end)
+            self.stats.sent += 1
+        except NotFoundError:
+            # Never started (every update was dropped, or it ran too briefly): start, then end.
+            self.stats.sent += 1
+            try:
+                api.live_activities.stream(key, put)
+            except LiveActivityLimitError as exc:
+                logger.warning(
+                    "ActivitySmith: Live Activity limit reached (%s of %s active); the final "
+                    "state of %s is not shown",
+                    exc.active,
+                    exc.limit,
+                    key,
+                )
+                return
+            api.live_activities.end_stream(key, end)
+            self.stats.sent += 2
+        self.stats.finals += 1
+        self._ended[key] = time.monotonic()
+        self._last_body[key] = end
+        while len(self._ended) > 1024:
+            self._ended.popitem(last=False)
+        for memory in (self._last_put, self._last_step):
+            memory.pop(key, None)
+
+    def _send_push(self, push: _Push) -> None:
+        body = push.render(push.items)
+        self._api().notifications.send(body)
+        self.stats.sent += 1
+        self.stats.pushes += 1
+
+    def _requeue(self, kind: str, payload: Any) -> None:
+        with self._cond:
+            if kind == "push":
+                self._pushes.insert(0, payload)
+            elif kind == "final":
+                key, final = payload
+                job = self._streams.setdefault(key, _Stream())
+                job.final = job.final or final
+                job.update = None
+            else:
+                key, body = payload
+                job = self._streams.setdefault(key, _Stream())
+                if job.final is None and job.update is None:
+                    job.update = body
+            self._cond.notify_all()
+
+    def _failed(self, kind: str, payload: Any, exc: Exception) -> None:
+        from ..errors import (
+            APIError,
+            LiveActivityLimitError,
+            RateLimitError,
+            ServerError,
+            TransportError,
+        )
+
+        self.stats.failures += 1
+        feature = PUSH if kind == "push" else LIVE_ACTIVITY
+        what = {"update": "Live Activity update", "final": "final state", "push": "push"}[kind]
+        if isinstance(exc, LiveActivityLimitError):
+            logger.warning(
+                "ActivitySmith: Live Activity limit reached (%s of %s active); %s skipped. "
+                "Tracking resumes when a slot frees; failure pushes are still sent.",
+                exc.active,
+                exc.limit,
+                what,
+            )
+            return
+        if isinstance(exc, RateLimitError):
+            self.stats.rate_limited += 1
+            with self._cond:
+                self._blocked[feature] = time.monotonic() + float(exc.retry_after or 5.0)
+            self._requeue(kind, payload)
+            return
+        if isinstance(exc, (ServerError, TransportError)):
+            with self._cond:
+                self._down_until = time.monotonic() + self._cooldown
+                until = time.time() + self._cooldown
+                self._cooldown = min(self._cooldown * 2, _MAX_COOLDOWN)
+            self.store.mark_down(until)
+            logger.warning(
+                "ActivitySmith: %s not delivered (%s); holding further requests for %.0f s",
+                what,
+                exc,
+                until - time.time(),
+            )
+            self._requeue(kind, payload)
+            return
+        if isinstance(exc, APIError):
+            logger.warning("ActivitySmith: %s rejected: %s", what, exc)
+            return
+        raise exc
+
+    def _succeeded(self) -> None:
+        was_down = self._cooldown > _MIN_COOLDOWN
+        with self._cond:
+            self._cooldown = _MIN_COOLDOWN
+        if was_down:
+            self.store.mark_up()
+        now = time.monotonic()
+        if now - self._kept_checked >= _KEPT_CHECK_EVERY or was_down:
+            self._kept_checked = now
+            self._deliver_kept()
+
+    def _deliver_kept(self) -> None:
+        """Deliver what earlier outages left on disk for this account, now that it answers."""
+        from ..errors import NotFoundError
+
+        for path, entry in self.store.claim():
+            try:
+                api = self._api()
+                if entry.get("kind") == "final":
+                    try:
+                        api.live_activities.end_stream(entry["key"], entry["end"])
+                    except NotFoundError:
+                        api.live_activities.stream(entry["key"], entry["put"])
+                        api.live_activities.end_stream(entry["key"], entry["end"])
+                else:
+                    api.notifications.send(entry["body"])
+            except Exception as exc:
+                self.store.release(path)
+                logger.warning("ActivitySmith: kept %s still not delivered: %s", entry["kind"], exc)
+                return
+            self.store.done(path)
+            self.stats.delivered_kept += 1
+            logger.info("ActivitySmith: delivered a kept %s", entry["kind"])
+
+    # -- the one blocking call ------------------------------------------------------------------
+    def flush(self, deadline: float | None = None) -> bool:
+        """Deliver everything queued within ``deadline`` seconds in total; keep on disk the
+        final states and pushes still undelivered then. True when nothing was left."""
+        end = time.monotonic() + (self.deadline if deadline is None else deadline)
+        with self._cond:
+            self._flush_end = end
+            self._cond.notify_all()
+            try:
+                while self._count() and time.monotonic() < end:
+                    if self._inflight is None and (
+                        time.monotonic() < self._down_until or self._thread is None
+                    ):
+                        if self._thread is None:
+                            self._wake()
+                        else:
+                            break  # the API is down: keep, don't wait
+                    self._cond.wait(timeout=min(0.05, max(0.0, end - time.monotonic())))
+                if self._inflight is not None:
+                    # Its request's timeout ends with the deadline; let it report back.
+                    self._cond.wait_for(lambda: self._inflight is None, timeout=0.5)
+                left = self._take_all()
+            finally:
+                self._flush_end = None
+        for kind, payload in left:
+            if kind == "final":
+                key, (put, end_body) = payload
+                self.store.keep_final(key, put, end_body)
+            else:
+                self.store.keep_push(payload.render(payload.items))
+            self.stats.kept += 1
+        if left:
+            logger.warning(
+                "ActivitySmith: %d final state(s)/push(es) not delivered in time; kept for the "
+                "next run to deliver",
+                len(left),
+            )
+        return not left
+
+    def _take_all(self) -> list[tuple[str, Any]]:
+        left: list[tuple[str, Any]] = []
+        for key, job in list(self._streams.items()):
+            if job.final is not None:
+                left.append(("final", (key, job.final)))
+            elif job.update is not None:
+                self.stats.skipped_updates += 1
+        self._streams.clear()
+        left.extend(("push", p) for p in self._pushes)
+        self._pushes.clear()
+        self._folds.clear()
+        return left
+
+    def close(self) -> None:
+        """Stop the thread; anything still queued is dropped (call :meth:`flush` first)."""
+        with self._cond:
+            self._closed = True
+            self._streams.clear()
+            self._pushes.clear()
+            self._folds.clear()
+            self._cond.notify_all()
+
+    @classmethod
+    def reset_all(cls) -> None:
+        """Forget every sender of this process (tests; a forked child)."""
+        with cls._registry_lock:
+            senders = list(cls._registry.values())
+            cls._registry = {}
+        for sender in senders:
+            sender.close()
+
+    @classmethod
+    def flush_all(cls, deadline: float | None = None) -> bool:
+        """Flush every sender of this process under one total deadline."""
+        with cls._registry_lock:
+            senders = list(cls._registry.values())
+        if not senders:
+            return True
+        total = deadline if deadline is not None else max(s.deadline for s in senders)
+        end = time.monotonic() + total
+        ok = True
+        for sender in senders:
+            ok = sender.flush(max(0.0, end - time.monotonic())) and ok
+        return ok
+
+
+def _flush_at_exit() -> None:
+    try:
+        Sender.flush_all()
+    except Exception as exc:  # pragma: no cover - interpreter shutdown
+        logger.warning("ActivitySmith: final flush failed: %r", exc)
+
+
+def _forget_after_fork() -> None:
+    # A forked child (an Airflow task process) must not inherit queues, threads or locks.
+    Sender._registry = {}
+    Sender._registry_lock = threading.Lock()
+
+
+atexit.register(_flush_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
