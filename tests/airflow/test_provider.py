@@ -58,8 +58,9 @@ def _cli(*args: str, **env: str) -> str:
 
 
 SRC = Path(__file__).resolve().parents[2] / "activitysmith_airflow" / "src"
-# The options the provider reads: `_conf*("x", ...)` or conf.get*("activitysmith", "x", ...).
-_READS = re.compile(r"""(?:_conf\w*\(|conf\.get\w*\(\s*["']activitysmith["'],\s*)["'](\w+)["']""")
+# The options the provider reads by name: `conf_value("x", ...)`, `_conf("x", ...)` or
+# `conf.get*("activitysmith", "x", ...)`; the names read in a loop are in OPTIONS.
+_READS = re.compile(r"""(?:\w*conf\w*\(|conf\.get\w*\(\s*["']activitysmith["'],\s*)["'](\w+)["']""")
 OPTIONS = {"tag", "conn_id", "granularity", "deadline", "interval", "push_window"}
 
 

@@ -26,8 +26,8 @@ def _option(kind: str, default: str, example: str, description: str) -> dict[str
 
 CONFIG: dict[str, Any] = {
     "activitysmith": {
-        "description": "ActivitySmith provider: the listener that tracks tagged DAGs and how "
-        "its updates and pushes are delivered.",
+        "description": "ActivitySmith provider: how DAGs carrying the tag are tracked (a "
+        "tracker built in a DAG file takes the same options as arguments).",
         "options": {
             "tag": _option(
                 "string",
@@ -54,8 +54,8 @@ CONFIG: dict[str, Any] = {
                 "10",
                 "20",
                 "Seconds that the one flush when a process ends may take, in total, for "
-                "everything still queued (final states and pushes). What is not delivered "
-                "by then is kept on disk for the next process.",
+                "everything still queued (final states and pushes); at most 300. What is not "
+                "delivered by then is kept on disk for the next process.",
             ),
             "interval": _option(
                 "float",
@@ -70,7 +70,7 @@ CONFIG: dict[str, Any] = {
                 "5",
                 "10",
                 "Seconds a failure push waits so that failures of one run close together are "
-                "folded into one push naming them.",
+                "folded into one push naming them; 0 pushes each failure at once.",
             ),
         },
     }
