@@ -17,6 +17,7 @@ from .tasks import (
     update_metric,
 )
 from .tracking import FlowRunTracker, activitysmith_hooks, track
+from .webhook import acreate_activitysmith_webhook_block, create_activitysmith_webhook_block
 
 try:
     __version__: str = _metadata.version("activitysmith-prefect")
@@ -26,11 +27,13 @@ __all__ = [
     "ActivitySmith",
     "FlowRunTracker",
     "__version__",
+    "acreate_activitysmith_webhook_block",
     "activitysmith_hooks",
     "aend_live_activity",
     "asend_push",
     "astream_live_activity",
     "aupdate_metric",
+    "create_activitysmith_webhook_block",
     "end_live_activity",
     "send_push",
     "stream_live_activity",
