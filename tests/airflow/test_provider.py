@@ -110,12 +110,19 @@ def test_airflow_config_lists_the_section_with_defaults(tmp_path: Path) -> None:
 
 def test_versions_come_from_package_metadata() -> None:
     import activitysmith_airflow
+    import activitysmith_core
 
     installed = version("activitysmith-airflow")
     assert get_provider_info()["versions"] == [installed]
     assert activitysmith_airflow.__version__ == installed
-    literal = re.compile(r"""__version__\s*=\s*["']|versions["']:\s*\[["']\d""")
-    assert not [f for f in SRC.rglob("*.py") if literal.search(f.read_text())]
+    assert activitysmith_core.__version__ == version("activitysmith-core")
+    # pyproject.toml is the one place a version is written: no literal in any package's source.
+    literal = re.compile(
+        r"""(?:__version__\s*(?::\s*str\s*)?=|versions["']:\s*\[)\s*["']\d+\.\d+"""
+    )
+    roots = [SRC, *(SRC.parents[1] / d / "src" for d in ("core", "activitysmith_prefect"))]
+    assert all(root.is_dir() for root in roots)
+    assert not [f for r in roots for f in r.rglob("*.py") if literal.search(f.read_text())]
 
 
 def test_reading_the_version_stays_light() -> None:
