@@ -7,9 +7,11 @@ import ipaddress
 import json
 import logging
 import os
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -24,7 +26,9 @@ from tenacity import (
     stop_before_delay,
 )
 
+from . import _types as t
 from . import models as m
+from ._ratelimit import RateLimitStatus, parse_rate_limit
 from ._retry import RetryPolicy
 from .errors import (
     APIConnectionError,
@@ -34,6 +38,11 @@ from .errors import (
     ValidationError,
     error_for_response,
 )
+
+if sys.version_info >= (3, 11):
+    from typing import Never
+else:  # pragma: no cover - Python 3.10
+    from typing_extensions import Never
 
 __all__ = ["DEFAULT_BASE_URL", "ActivitySmith", "AsyncActivitySmith"]
 
@@ -46,7 +55,11 @@ _USER_AGENT = f"activitysmith-core/{_VERSION} (python; httpx)"
 
 R = TypeVar("R", bound=BaseModel)
 Request = BaseModel | Mapping[str, Any] | None
+# A content_state: the TypedDict, the model, or any mapping (a dict built at runtime); the
+# pydantic models check it either way before anything is sent.
+_State = t.ContentState | m.ContentState | Mapping[str, Any]
 _CONTENT_FIELDS = frozenset(m.ContentState.model_fields)
+_NOT_FIELDS = frozenset({"self", "request", "notification_id", "stream_key", "unknown"})
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,17 @@ def _channels(value: Any) -> list[str] | None:
     if isinstance(value, str):
         value = value.split(",")
     return [c.strip() for c in value if isinstance(c, str) and c.strip()] or list(value)
+
+
+def _fields(params: dict[str, Any]) -> dict[str, Any]:
+    """The request fields of a resource method, from its ``locals()`` taken on entry.
+
+    Keywords the signature does not name (``**unknown``) are kept, so validation rejects them
+    with a ``ValidationError`` naming the field, as it rejects unknown keys of a dict.
+    """
+    fields = {k: v for k, v in params.items() if k not in _NOT_FIELDS}
+    fields.update(params.get("unknown") or {})
+    return fields
 
 
 def _merge(request: Request, fields: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +273,8 @@ class _BaseClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._build = _Builder(_channels(channels))
+        # Policy name -> its latest status, from every answer; with_options copies share it.
+        self.rate_limits: dict[str, RateLimitStatus] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='***')"
@@ -283,15 +309,29 @@ class _BaseClient:
         return max(0.05, min(self.timeout, deadline - time.monotonic()))
 
     def _request_args(self, call: _Call[Any], timeout: float) -> dict[str, Any]:
+        # The key goes on each request, never into the httpx client's default headers: a client
+        # the caller passed in stays theirs, and its other requests never carry the key.
+        headers = self._headers()
         args: dict[str, Any] = {
             "method": call.method,
             "url": self.base_url + call.path,
             "timeout": timeout,
+            "headers": headers,
         }
         if call.body is not None:
             args["content"] = json.dumps(call.body, separators=(",", ":"))
-            args["headers"] = {"Content-Type": "application/json"}
+            headers["Content-Type"] = "application/json"
         return args
+
+    def _observe(self, response: httpx.Response) -> None:
+        """Record the rate-limit headers of any answer (success or error) in ``rate_limits``."""
+        for name, status in parse_rate_limit(response.headers).items():
+            self.rate_limits[name] = status  # one atomic store per policy; never iterated here
+
+    def rate_limit(self, feature: str) -> RateLimitStatus | None:
+        """The last rate-limit state the API reported for ``feature`` (``push``,
+        ``live_activity``, ``metric``, ``badge``), or None before any answer named it."""
+        return self.rate_limits.get(feature)
 
     @staticmethod
     def _transport_error(call: _Call[Any], exc: httpx.TransportError) -> Exception:
@@ -338,46 +378,252 @@ class _Resource:
 
 
 class Notifications(_Resource):
-    def send(self, request: Request = None, /, **fields: Any) -> m.PushNotificationResponse:
+    def send(
+        self,
+        request: Request = None,
+        /,
+        *,
+        title: str | None = None,
+        message: str | None = None,
+        subtitle: str | None = None,
+        icon: str | None = None,
+        media: str | None = None,
+        redirection: str | None = None,
+        actions: Sequence[t.Action | m.PushNotificationAction] | None = None,
+        payload: Mapping[str, Any] | None = None,
+        badge: int | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        interruption_level: t.InterruptionLevel | None = None,
+        sound: str | None = None,
+        target: t.ChannelTarget | m.ChannelTarget | None = None,
+        channels: Sequence[str] | str | None = None,
+        **unknown: Never,
+    ) -> m.PushNotificationResponse:
         """Send a push notification (``POST /push-notification``)."""
+        fields = _fields(locals())
         return self._client._send(self._build.push_send(request, fields))  # type: ignore[no-any-return]
 
     def replace(
-        self, notification_id: str, request: Request = None, /, **fields: Any
+        self,
+        notification_id: str,
+        request: Request = None,
+        /,
+        *,
+        title: str | None = None,
+        message: str | None = None,
+        subtitle: str | None = None,
+        icon: str | None = None,
+        media: str | None = None,
+        redirection: str | None = None,
+        actions: Sequence[t.Action | m.PushNotificationAction] | None = None,
+        payload: Mapping[str, Any] | None = None,
+        badge: int | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        **unknown: Never,
     ) -> m.PushNotificationReplaceResponse:
-        """Replace a sent notification in place, silently."""
+        """Replace a sent notification in place, silently (``PUT /push-notification/{id}``)."""
+        fields = _fields(locals())
         return self._client._send(self._build.push_replace(notification_id, request, fields))  # type: ignore[no-any-return]
 
 
 class LiveActivities(_Resource):
     def stream(
-        self, stream_key: str, request: Request = None, /, **fields: Any
+        self,
+        stream_key: str,
+        request: Request = None,
+        /,
+        *,
+        content_state: _State | None = None,
+        action: t.Action | m.LiveActivityAction | None = None,
+        secondary_action: t.Action | m.LiveActivityAction | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        alert: t.AlertPayload | m.AlertPayload | None = None,
+        channels: Sequence[str] | str | None = None,
+        target: t.ChannelTarget | m.ChannelTarget | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        type: t.ActivityType | None = None,
+        number_of_steps: int | None = None,
+        current_step: int | None = None,
+        percentage: float | None = None,
+        value: float | str | None = None,
+        upper_limit: float | None = None,
+        duration_seconds: float | None = None,
+        counts_down: bool | None = None,
+        is_running: bool | None = None,
+        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
+        message: str | None = None,
+        icon: t.Icon | m.Icon | None = None,
+        badge: t.Badge | m.Badge | None = None,
+        color: t.Color | None = None,
+        step_color: t.Color | None = None,
+        step_colors: Sequence[t.Color] | None = None,
+        auto_dismiss_minutes: int | None = None,
+        auto_dismiss_seconds: int | None = None,
+        **unknown: Never,
     ) -> m.LiveActivityStreamPutResponse:
         """Start or update the activity of ``stream_key`` (idempotent upsert)."""
+        fields = _fields(locals())
         return self._client._send(self._build.stream(stream_key, request, fields))  # type: ignore[no-any-return]
 
     def end_stream(
-        self, stream_key: str, request: Request = None, /, **fields: Any
+        self,
+        stream_key: str,
+        request: Request = None,
+        /,
+        *,
+        content_state: _State | None = None,
+        action: t.Action | m.LiveActivityAction | None = None,
+        secondary_action: t.Action | m.LiveActivityAction | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        alert: t.AlertPayload | m.AlertPayload | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        type: t.ActivityType | None = None,
+        number_of_steps: int | None = None,
+        current_step: int | None = None,
+        percentage: float | None = None,
+        value: float | str | None = None,
+        upper_limit: float | None = None,
+        duration_seconds: float | None = None,
+        counts_down: bool | None = None,
+        is_running: bool | None = None,
+        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
+        message: str | None = None,
+        icon: t.Icon | m.Icon | None = None,
+        badge: t.Badge | m.Badge | None = None,
+        color: t.Color | None = None,
+        step_color: t.Color | None = None,
+        step_colors: Sequence[t.Color] | None = None,
+        auto_dismiss_minutes: int | None = None,
+        auto_dismiss_seconds: int | None = None,
+        **unknown: Never,
     ) -> m.LiveActivityStreamDeleteResponse:
         """End the activity of ``stream_key``, optionally with a final state."""
+        fields = _fields(locals())
         return self._client._send(self._build.end_stream(stream_key, request, fields))  # type: ignore[no-any-return]
 
-    def start(self, request: Request = None, /, **fields: Any) -> m.LiveActivityStartResponse:
+    def start(
+        self,
+        request: Request = None,
+        /,
+        *,
+        content_state: _State | None = None,
+        action: t.Action | m.LiveActivityAction | None = None,
+        secondary_action: t.Action | m.LiveActivityAction | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        alert: t.AlertPayload | m.AlertPayload | None = None,
+        channels: Sequence[str] | str | None = None,
+        target: t.ChannelTarget | m.ChannelTarget | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        type: t.ActivityType | None = None,
+        number_of_steps: int | None = None,
+        current_step: int | None = None,
+        percentage: float | None = None,
+        value: float | str | None = None,
+        upper_limit: float | None = None,
+        duration_seconds: float | None = None,
+        counts_down: bool | None = None,
+        is_running: bool | None = None,
+        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
+        message: str | None = None,
+        icon: t.Icon | m.Icon | None = None,
+        badge: t.Badge | m.Badge | None = None,
+        color: t.Color | None = None,
+        step_color: t.Color | None = None,
+        step_colors: Sequence[t.Color] | None = None,
+        auto_dismiss_minutes: int | None = None,
+        auto_dismiss_seconds: int | None = None,
+        **unknown: Never,
+    ) -> m.LiveActivityStartResponse:
         """Legacy lifecycle: start an activity and get its ``activity_id``."""
+        fields = _fields(locals())
         return self._client._send(self._build.start(request, fields))  # type: ignore[no-any-return]
 
-    def update(self, request: Request = None, /, **fields: Any) -> m.LiveActivityUpdateResponse:
+    def update(
+        self,
+        request: Request = None,
+        /,
+        *,
+        activity_id: str | None = None,
+        content_state: _State | None = None,
+        action: t.Action | m.LiveActivityAction | None = None,
+        secondary_action: t.Action | m.LiveActivityAction | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        type: t.ActivityType | None = None,
+        number_of_steps: int | None = None,
+        current_step: int | None = None,
+        percentage: float | None = None,
+        value: float | str | None = None,
+        upper_limit: float | None = None,
+        duration_seconds: float | None = None,
+        counts_down: bool | None = None,
+        is_running: bool | None = None,
+        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
+        message: str | None = None,
+        icon: t.Icon | m.Icon | None = None,
+        badge: t.Badge | m.Badge | None = None,
+        color: t.Color | None = None,
+        step_color: t.Color | None = None,
+        step_colors: Sequence[t.Color] | None = None,
+        auto_dismiss_minutes: int | None = None,
+        auto_dismiss_seconds: int | None = None,
+        **unknown: Never,
+    ) -> m.LiveActivityUpdateResponse:
         """Legacy lifecycle: update the activity ``activity_id``."""
+        fields = _fields(locals())
         return self._client._send(self._build.update(request, fields))  # type: ignore[no-any-return]
 
-    def end(self, request: Request = None, /, **fields: Any) -> m.LiveActivityEndResponse:
+    def end(
+        self,
+        request: Request = None,
+        /,
+        *,
+        activity_id: str | None = None,
+        content_state: _State | None = None,
+        action: t.Action | m.LiveActivityAction | None = None,
+        secondary_action: t.Action | m.LiveActivityAction | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        type: t.ActivityType | None = None,
+        number_of_steps: int | None = None,
+        current_step: int | None = None,
+        percentage: float | None = None,
+        value: float | str | None = None,
+        upper_limit: float | None = None,
+        duration_seconds: float | None = None,
+        counts_down: bool | None = None,
+        is_running: bool | None = None,
+        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
+        message: str | None = None,
+        icon: t.Icon | m.Icon | None = None,
+        badge: t.Badge | m.Badge | None = None,
+        color: t.Color | None = None,
+        step_color: t.Color | None = None,
+        step_colors: Sequence[t.Color] | None = None,
+        auto_dismiss_minutes: int | None = None,
+        auto_dismiss_seconds: int | None = None,
+        **unknown: Never,
+    ) -> m.LiveActivityEndResponse:
         """Legacy lifecycle: end the activity ``activity_id``."""
+        fields = _fields(locals())
         return self._client._send(self._build.end(request, fields))  # type: ignore[no-any-return]
 
 
 class Metrics(_Resource):
     def update(
-        self, key: str, value: float | int | str, *, timestamp: Any = None
+        self, key: str, value: float | str, *, timestamp: datetime | str | None = None
     ) -> m.MetricValueUpdateResponse:
         """Set a widget metric's value."""
         return self._client._send(self._build.metric(key, value, timestamp))  # type: ignore[no-any-return]
@@ -385,57 +631,259 @@ class Metrics(_Resource):
 
 class Badges(_Resource):
     def set(
-        self, badge: int, *, channels: list[str] | str | None = None
+        self, badge: int, *, channels: Sequence[str] | str | None = None
     ) -> m.AppIconBadgeCountUpdateResponse:
         """Set the app icon badge count (0 clears it)."""
         return self._client._send(self._build.badge(badge, channels))  # type: ignore[no-any-return]
 
 
 class AsyncNotifications(_Resource):
-    async def send(self, request: Request = None, /, **fields: Any) -> m.PushNotificationResponse:
+    async def send(
+        self,
+        request: Request = None,
+        /,
+        *,
+        title: str | None = None,
+        message: str | None = None,
+        subtitle: str | None = None,
+        icon: str | None = None,
+        media: str | None = None,
+        redirection: str | None = None,
+        actions: Sequence[t.Action | m.PushNotificationAction] | None = None,
+        payload: Mapping[str, Any] | None = None,
+        badge: int | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        interruption_level: t.InterruptionLevel | None = None,
+        sound: str | None = None,
+        target: t.ChannelTarget | m.ChannelTarget | None = None,
+        channels: Sequence[str] | str | None = None,
+        **unknown: Never,
+    ) -> m.PushNotificationResponse:
         """Send a push notification (``POST /push-notification``)."""
+        fields = _fields(locals())
         return await self._client._send(self._build.push_send(request, fields))  # type: ignore[no-any-return]
 
     async def replace(
-        self, notification_id: str, request: Request = None, /, **fields: Any
+        self,
+        notification_id: str,
+        request: Request = None,
+        /,
+        *,
+        title: str | None = None,
+        message: str | None = None,
+        subtitle: str | None = None,
+        icon: str | None = None,
+        media: str | None = None,
+        redirection: str | None = None,
+        actions: Sequence[t.Action | m.PushNotificationAction] | None = None,
+        payload: Mapping[str, Any] | None = None,
+        badge: int | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        **unknown: Never,
     ) -> m.PushNotificationReplaceResponse:
-        """Replace a sent notification in place, silently."""
-        return await self._client._send(  # type: ignore[no-any-return]
-            self._build.push_replace(notification_id, request, fields)
-        )
+        """Replace a sent notification in place, silently (``PUT /push-notification/{id}``)."""
+        fields = _fields(locals())
+        return await self._client._send(self._build.push_replace(notification_id, request, fields))  # type: ignore[no-any-return]
 
 
 class AsyncLiveActivities(_Resource):
     async def stream(
-        self, stream_key: str, request: Request = None, /, **fields: Any
+        self,
+        stream_key: str,
+        request: Request = None,
+        /,
+        *,
+        content_state: _State | None = None,
+        action: t.Action | m.LiveActivityAction | None = None,
+        secondary_action: t.Action | m.LiveActivityAction | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        alert: t.AlertPayload | m.AlertPayload | None = None,
+        channels: Sequence[str] | str | None = None,
+        target: t.ChannelTarget | m.ChannelTarget | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        type: t.ActivityType | None = None,
+        number_of_steps: int | None = None,
+        current_step: int | None = None,
+        percentage: float | None = None,
+        value: float | str | None = None,
+        upper_limit: float | None = None,
+        duration_seconds: float | None = None,
+        counts_down: bool | None = None,
+        is_running: bool | None = None,
+        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
+        message: str | None = None,
+        icon: t.Icon | m.Icon | None = None,
+        badge: t.Badge | m.Badge | None = None,
+        color: t.Color | None = None,
+        step_color: t.Color | None = None,
+        step_colors: Sequence[t.Color] | None = None,
+        auto_dismiss_minutes: int | None = None,
+        auto_dismiss_seconds: int | None = None,
+        **unknown: Never,
     ) -> m.LiveActivityStreamPutResponse:
         """Start or update the activity of ``stream_key`` (idempotent upsert)."""
+        fields = _fields(locals())
         return await self._client._send(self._build.stream(stream_key, request, fields))  # type: ignore[no-any-return]
 
     async def end_stream(
-        self, stream_key: str, request: Request = None, /, **fields: Any
+        self,
+        stream_key: str,
+        request: Request = None,
+        /,
+        *,
+        content_state: _State | None = None,
+        action: t.Action | m.LiveActivityAction | None = None,
+        secondary_action: t.Action | m.LiveActivityAction | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        alert: t.AlertPayload | m.AlertPayload | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        type: t.ActivityType | None = None,
+        number_of_steps: int | None = None,
+        current_step: int | None = None,
+        percentage: float | None = None,
+        value: float | str | None = None,
+        upper_limit: float | None = None,
+        duration_seconds: float | None = None,
+        counts_down: bool | None = None,
+        is_running: bool | None = None,
+        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
+        message: str | None = None,
+        icon: t.Icon | m.Icon | None = None,
+        badge: t.Badge | m.Badge | None = None,
+        color: t.Color | None = None,
+        step_color: t.Color | None = None,
+        step_colors: Sequence[t.Color] | None = None,
+        auto_dismiss_minutes: int | None = None,
+        auto_dismiss_seconds: int | None = None,
+        **unknown: Never,
     ) -> m.LiveActivityStreamDeleteResponse:
         """End the activity of ``stream_key``, optionally with a final state."""
+        fields = _fields(locals())
         return await self._client._send(self._build.end_stream(stream_key, request, fields))  # type: ignore[no-any-return]
 
-    async def start(self, request: Request = None, /, **fields: Any) -> m.LiveActivityStartResponse:
+    async def start(
+        self,
+        request: Request = None,
+        /,
+        *,
+        content_state: _State | None = None,
+        action: t.Action | m.LiveActivityAction | None = None,
+        secondary_action: t.Action | m.LiveActivityAction | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        alert: t.AlertPayload | m.AlertPayload | None = None,
+        channels: Sequence[str] | str | None = None,
+        target: t.ChannelTarget | m.ChannelTarget | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        type: t.ActivityType | None = None,
+        number_of_steps: int | None = None,
+        current_step: int | None = None,
+        percentage: float | None = None,
+        value: float | str | None = None,
+        upper_limit: float | None = None,
+        duration_seconds: float | None = None,
+        counts_down: bool | None = None,
+        is_running: bool | None = None,
+        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
+        message: str | None = None,
+        icon: t.Icon | m.Icon | None = None,
+        badge: t.Badge | m.Badge | None = None,
+        color: t.Color | None = None,
+        step_color: t.Color | None = None,
+        step_colors: Sequence[t.Color] | None = None,
+        auto_dismiss_minutes: int | None = None,
+        auto_dismiss_seconds: int | None = None,
+        **unknown: Never,
+    ) -> m.LiveActivityStartResponse:
         """Legacy lifecycle: start an activity and get its ``activity_id``."""
+        fields = _fields(locals())
         return await self._client._send(self._build.start(request, fields))  # type: ignore[no-any-return]
 
     async def update(
-        self, request: Request = None, /, **fields: Any
+        self,
+        request: Request = None,
+        /,
+        *,
+        activity_id: str | None = None,
+        content_state: _State | None = None,
+        action: t.Action | m.LiveActivityAction | None = None,
+        secondary_action: t.Action | m.LiveActivityAction | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        type: t.ActivityType | None = None,
+        number_of_steps: int | None = None,
+        current_step: int | None = None,
+        percentage: float | None = None,
+        value: float | str | None = None,
+        upper_limit: float | None = None,
+        duration_seconds: float | None = None,
+        counts_down: bool | None = None,
+        is_running: bool | None = None,
+        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
+        message: str | None = None,
+        icon: t.Icon | m.Icon | None = None,
+        badge: t.Badge | m.Badge | None = None,
+        color: t.Color | None = None,
+        step_color: t.Color | None = None,
+        step_colors: Sequence[t.Color] | None = None,
+        auto_dismiss_minutes: int | None = None,
+        auto_dismiss_seconds: int | None = None,
+        **unknown: Never,
     ) -> m.LiveActivityUpdateResponse:
         """Legacy lifecycle: update the activity ``activity_id``."""
+        fields = _fields(locals())
         return await self._client._send(self._build.update(request, fields))  # type: ignore[no-any-return]
 
-    async def end(self, request: Request = None, /, **fields: Any) -> m.LiveActivityEndResponse:
+    async def end(
+        self,
+        request: Request = None,
+        /,
+        *,
+        activity_id: str | None = None,
+        content_state: _State | None = None,
+        action: t.Action | m.LiveActivityAction | None = None,
+        secondary_action: t.Action | m.LiveActivityAction | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: t.Metadata | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        type: t.ActivityType | None = None,
+        number_of_steps: int | None = None,
+        current_step: int | None = None,
+        percentage: float | None = None,
+        value: float | str | None = None,
+        upper_limit: float | None = None,
+        duration_seconds: float | None = None,
+        counts_down: bool | None = None,
+        is_running: bool | None = None,
+        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
+        message: str | None = None,
+        icon: t.Icon | m.Icon | None = None,
+        badge: t.Badge | m.Badge | None = None,
+        color: t.Color | None = None,
+        step_color: t.Color | None = None,
+        step_colors: Sequence[t.Color] | None = None,
+        auto_dismiss_minutes: int | None = None,
+        auto_dismiss_seconds: int | None = None,
+        **unknown: Never,
+    ) -> m.LiveActivityEndResponse:
         """Legacy lifecycle: end the activity ``activity_id``."""
+        fields = _fields(locals())
         return await self._client._send(self._build.end(request, fields))  # type: ignore[no-any-return]
 
 
 class AsyncMetrics(_Resource):
     async def update(
-        self, key: str, value: float | int | str, *, timestamp: Any = None
+        self, key: str, value: float | str, *, timestamp: datetime | str | None = None
     ) -> m.MetricValueUpdateResponse:
         """Set a widget metric's value."""
         return await self._client._send(self._build.metric(key, value, timestamp))  # type: ignore[no-any-return]
@@ -443,7 +891,7 @@ class AsyncMetrics(_Resource):
 
 class AsyncBadges(_Resource):
     async def set(
-        self, badge: int, *, channels: list[str] | str | None = None
+        self, badge: int, *, channels: Sequence[str] | str | None = None
     ) -> m.AppIconBadgeCountUpdateResponse:
         """Set the app icon badge count (0 clears it)."""
         return await self._client._send(self._build.badge(badge, channels))  # type: ignore[no-any-return]
@@ -464,7 +912,6 @@ class ActivitySmith(_BaseClient):
     ) -> None:
         super().__init__(api_key, base_url, timeout, retry, channels)
         self._http = http_client or httpx.Client()
-        self._http.headers.update(self._headers())
         self._bind()
 
     def _bind(self) -> None:
@@ -494,6 +941,7 @@ class ActivitySmith(_BaseClient):
                     )
                 except httpx.TransportError as exc:
                     raise self._transport_error(call, exc) from None
+                self._observe(response)
                 return self._parse(call, response, started)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -524,7 +972,6 @@ class AsyncActivitySmith(_BaseClient):
         self._http = http_client or httpx.AsyncClient(
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=32)
         )
-        self._http.headers.update(self._headers())
         self._bind()
 
     def _bind(self) -> None:
@@ -554,6 +1001,7 @@ class AsyncActivitySmith(_BaseClient):
                     )
                 except httpx.TransportError as exc:
                     raise self._transport_error(call, exc) from None
+                self._observe(response)
                 return self._parse(call, response, started)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -18,7 +18,16 @@ from starlette.staticfiles import StaticFiles
 
 from .. import models as m
 from ..errors import ValidationError
-from ._state import MAX_ACTIVE, Activity, Faults, RecordedRequest, State, now_iso
+from ._state import (
+    DEFAULT_QUOTAS,
+    MAX_ACTIVE,
+    RATE_WINDOW,
+    Activity,
+    Faults,
+    RecordedRequest,
+    State,
+    now_iso,
+)
 
 STATIC = Path(__file__).parent / "static"
 Scope = dict[str, Any]
@@ -32,6 +41,23 @@ _FEATURE = {
     "metrics": "metric",
     "badge": "badge",
 }
+
+
+def _rate_limit_headers(
+    state: State, feature: str, exhausted_for: int | None = None
+) -> dict[str, str]:
+    """``RateLimit`` and ``RateLimit-Policy`` (IETF draft-8) for the feature of a request, or for
+    every feature when the path names none. ``exhausted_for``: report the feature as used up for
+    that many seconds (an injected 429 burst)."""
+    names = [feature] if feature in DEFAULT_QUOTAS else list(DEFAULT_QUOTAS)
+    limits, policies = [], []
+    for name in names:
+        quota, remaining, reset = state.rate_limit_status(name)
+        if exhausted_for is not None:
+            remaining, reset = 0, exhausted_for
+        limits.append(f'"{name}";r={remaining};t={reset}')
+        policies.append(f'"{name}";q={quota};w={RATE_WINDOW}')
+    return {"RateLimit": ", ".join(limits), "RateLimit-Policy": ", ".join(policies)}
 
 
 class _Reply(Exception):
@@ -84,6 +110,7 @@ class Api:
             body = "<invalid json>"
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
         rec = RecordedRequest(request.method, path, headers, body, time.monotonic(), now_iso())
+        feature = _FEATURE.get(path.split("/")[2] if path.count("/") >= 2 else "", "")
         with st.lock:
             st.requests.append(rec)
         faults = st.faults
@@ -97,9 +124,9 @@ class Api:
                 while time.monotonic() < deadline and st.epoch == epoch:
                     await asyncio.sleep(min(0.1, deadline - time.monotonic()))
             except asyncio.CancelledError:  # server shutting down
-                return Response(status_code=503)
+                return Response(status_code=503, headers=_rate_limit_headers(st, feature))
             if st.epoch != epoch:  # reset while hanging: this request belongs to the past
-                return Response(status_code=503)
+                return Response(status_code=503, headers=_rate_limit_headers(st, feature))
         try:
             if st.take_burst():
                 rec.fault = "429"
@@ -110,7 +137,10 @@ class Api:
                         "message": "Too many requests (sandbox burst)",
                         "code": "rate_limited",
                     },
-                    {"Retry-After": str(faults.retry_after)},
+                    {
+                        "Retry-After": str(faults.retry_after),
+                        **_rate_limit_headers(st, feature, exhausted_for=faults.retry_after),
+                    },
                 )
             if st.draw(faults.error_rate):
                 rec.fault = str(faults.status)
@@ -119,7 +149,6 @@ class Api:
                     {"error": "Sandbox fault", "message": f"Injected HTTP {faults.status}"},
                 )
             self._auth(request)
-            feature = _FEATURE.get(path.split("/")[2] if path.count("/") >= 2 else "", "")
             if (wait := st.rate_limited(feature)) is not None:
                 raise _Reply(
                     429,
@@ -133,7 +162,9 @@ class Api:
             status, payload = 200, await self.route(request.method, path, body)
             headers_out: dict[str, str] = {}
         except _Reply as reply:
-            status, payload, headers_out = reply.status, reply.body, reply.headers
+            status, payload, headers_out = reply.status, reply.body, dict(reply.headers)
+        if "RateLimit" not in headers_out:
+            headers_out.update(_rate_limit_headers(st, feature))
         rec.status, rec.response = status, payload
         with st.lock:
             st.changed()

@@ -14,6 +14,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 MAX_ACTIVE = 4
+# The API's per-account quotas (requests per RATE_WINDOW seconds), reported in the RateLimit
+# headers of every answer. Only the quotas given as ``rate_limits`` are enforced.
+DEFAULT_QUOTAS: dict[str, int] = {"push": 60, "live_activity": 300, "metric": 300, "badge": 60}
+RATE_WINDOW = 60
 
 
 def now_iso() -> str:
@@ -146,20 +150,35 @@ class State:
                 return True
             return False
 
+    def _window(self, feature: str, now: float) -> deque[float]:
+        """The feature's hits within the last RATE_WINDOW seconds (call with the lock held)."""
+        hits = self._hits.setdefault(feature, deque())
+        while hits and now - hits[0] >= RATE_WINDOW:
+            hits.popleft()
+        return hits
+
     def rate_limited(self, feature: str) -> int | None:
-        """Seconds to wait when ``feature`` is over its per-minute quota, else None."""
+        """Count a request of ``feature``; seconds to wait when it is over its configured
+        quota (``rate_limits``), else None. Unconfigured features are counted, never limited."""
         quota = self.rate_limits.get(feature)
-        if not quota:
+        if not quota and feature not in DEFAULT_QUOTAS:
             return None
         with self.lock:
-            hits = self._hits.setdefault(feature, deque())
             now = time.monotonic()
-            while hits and now - hits[0] >= 60:
-                hits.popleft()
-            if len(hits) >= quota:
-                return max(1, int(60 - (now - hits[0]) + 0.999))
+            hits = self._window(feature, now)
+            if quota and len(hits) >= quota:
+                return max(1, int(RATE_WINDOW - (now - hits[0]) + 0.999))
             hits.append(now)
             return None
+
+    def rate_limit_status(self, feature: str) -> tuple[int, int, int]:
+        """(quota, remaining, seconds until the oldest counted request leaves the window)."""
+        quota = self.rate_limits.get(feature) or DEFAULT_QUOTAS.get(feature, 0)
+        with self.lock:
+            now = time.monotonic()
+            hits = self._window(feature, now)
+            reset = max(1, int(RATE_WINDOW - (now - hits[0]) + 0.999)) if hits else 0
+            return quota, max(0, quota - len(hits)), reset
 
     def active_count(self) -> int:
         self.expire()
