@@ -49,7 +49,7 @@ import pendulum
 from airflow.sdk import DAG, task
 from activitysmith_airflow import ActivitySmithDagRunTracker
 
-for name, kwargs in (("tracked", ActivitySmithDagRunTracker(budget=2, final_budget=4)
+for name, kwargs in (("tracked", ActivitySmithDagRunTracker(deadline=4)
                       .dag_kwargs()), ("plain", {{}})):
     with DAG(f"soak_{{name}}", schedule=None,
              start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), **kwargs):

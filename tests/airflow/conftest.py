@@ -31,7 +31,9 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__API__BASE_URL": "http://airflow.test:8080",
-        "ACTIVITYSMITH_PENDING_DIR": str(HOME / "pending"),
+        "ACTIVITYSMITH_STATE_DIR": str(HOME / "state"),  # STATE_DIR
+        # dag.test() runs tasks in milliseconds: pace updates fast enough to see mid-run states.
+        "AIRFLOW__ACTIVITYSMITH__INTERVAL": "0.05",
     }
 )
 
@@ -66,9 +68,22 @@ def conn_json(sandbox: Any, **extra: Any) -> str:
     )
 
 
+STATE_DIR = HOME / "state"
+
+
+def cool_down_passed() -> None:
+    """Forget that an earlier request found the API down, as if its cool-down had passed."""
+    for mark in STATE_DIR.glob("down-*"):
+        mark.unlink()
+
+
 @pytest.fixture
 def airflow_sandbox(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The sandbox, with ``activitysmith_default`` pointing at it."""
+    """The sandbox, with ``activitysmith_default`` pointing at it, and nothing kept on disk
+    from an earlier test."""
+    import shutil
+
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
     monkeypatch.setenv("AIRFLOW_CONN_ACTIVITYSMITH_DEFAULT", conn_json(sandbox))
     yield sandbox
 

@@ -1,33 +1,20 @@
-"""DAG runs as segmented_progress Live Activities.
+"""DAG runs as segmented_progress Live Activities: the Airflow side of the core's engine.
 
-``ActivitySmithDagRunTracker`` gives a DAG task and DAG callbacks; each callback recomputes the
-run's absolute state from Airflow (``get_task_states`` over the whole run, mapped instances and
-tasks that never ran included) and hands it to the core's ``RunReporter``. No counters are kept,
-so tasks finishing in parallel on different workers can never make the count wrong.
-
-The same functions serve the listener plugin (``activitysmith_airflow.listeners``), which tracks
-every DAG carrying a tag without any code change.
+A DAG is tracked when it carries the configured tag (``[activitysmith] tag``) or was declared
+with :class:`ActivitySmithDagRunTracker` (which writes its options into the DAG's
+``default_args``, where they survive serialization). The provider's listener then does the rest:
+one watcher per scheduler (the run's single writer) reads the run's task states from the
+metadata database off the scheduler loop's thread and hands the absolute state to the engine;
+task processes send nothing, they only record a failed task's error for the watcher's push.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
-from activitysmith_core.tracking import (
-    RunReporter,
-    RunState,
-    RunStatus,
-    Step,
-    StepStatus,
-    TrackerOptions,
-)
-
-if TYPE_CHECKING:
-    from airflow.sdk import Context
+from activitysmith_core.tracking import Step, StepStatus, TrackerOptions
 
 log = logging.getLogger("activitysmith_airflow.tracking")
 
@@ -129,32 +116,6 @@ def build_steps(
     return [Step(name, aggregate(statuses)) for name, statuses in groups.items()]
 
 
-def fetch_states(dag_id: str, run_id: str) -> dict[str, Any]:
-    """The run's task states from Airflow: through the task SDK where a supervisor answers
-    (task processes, the DAG processor), else from the metadata database (``dags test``)."""
-    try:
-        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-
-        result = RuntimeTaskInstance.get_task_states(dag_id=dag_id, run_ids=[run_id])
-        return dict(result.get(run_id, {}))
-    except (NameError, AttributeError, ImportError, RuntimeError) as exc:
-        log.debug("get_task_states unavailable here (%s); reading the database", exc)
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.execute(
-            select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
-                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
-            )
-        ).all()
-    return {
-        (tid if index is None or index < 0 else f"{tid}_{index}"): state
-        for tid, index, state in rows
-    }
-
-
 def ui_base_url() -> str:
     try:
         from airflow.configuration import conf
@@ -179,6 +140,121 @@ def _format(template: str | None, **fields: Any) -> str | None:
     return template.format_map(_Keep(fields))
 
 
+def log_url(
+    base: str, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int
+) -> str:
+    """The task instance's log in the UI (what ``TaskInstance.log_url`` gives, on ``base``)."""
+    mapped = f"/mapped/{map_index}" if map_index is not None and map_index >= 0 else ""
+    tried = f"?try_number={try_number}" if try_number and try_number > 0 else ""
+    return f"{run_url(base, dag_id, run_id)}/tasks/{quote(task_id, safe='')}{mapped}{tried}"
+
+
+MARKER = "activitysmith"
+"""The ``default_args`` key under which a tracker's options travel with the DAG."""
+ERROR_XCOM_KEY = "activitysmith_error"
+"""The XCom in which a failed task process leaves its error's first line for the watcher."""
+
+
+def conf_value(key: str, default: str) -> str:
+    """An option of the ``[activitysmith]`` configuration section."""
+    try:
+        from airflow.configuration import conf
+
+        return str(conf.get("activitysmith", key, fallback=default) or default)
+    except Exception:  # pragma: no cover - config always loads inside Airflow
+        return default
+
+
+class TrackingSpec:
+    """How one DAG is tracked: the connection, the segment granularity, the title template,
+    the UI base URL and the core's :class:`TrackerOptions`. Plain values, so it serializes."""
+
+    def __init__(
+        self,
+        *,
+        conn_id: str = "activitysmith_default",
+        granularity: Granularity = "task",
+        title: str | None = None,
+        ui_base_url: str | None = None,
+        options: TrackerOptions | None = None,
+    ) -> None:
+        if granularity not in ("task", "task_group"):
+            raise ValueError(f"granularity: must be 'task' or 'task_group', not {granularity!r}")
+        if not isinstance(conn_id, str) or not conn_id:
+            raise ValueError(f"activitysmith_conn_id: must be a connection id, not {conn_id!r}")
+        self.conn_id = conn_id
+        self.granularity: Granularity = granularity
+        self.title = title
+        self.ui_base_url = ui_base_url.rstrip("/") if ui_base_url else None
+        self.options = options or TrackerOptions()
+
+    def __repr__(self) -> str:
+        return f"TrackingSpec(conn_id={self.conn_id!r}, granularity={self.granularity!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "conn_id": self.conn_id,
+            "granularity": self.granularity,
+            "title": self.title,
+            "ui_base_url": self.ui_base_url,
+            "options": self.options.to_mapping(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrackingSpec:
+        """A tracker's spec; options it leaves at their defaults take the deployment's
+        ``[activitysmith]`` values (``deadline``, ``interval``, ``push_window``)."""
+        return cls(
+            conn_id=data.get("conn_id") or "activitysmith_default",
+            granularity=data.get("granularity") or "task",
+            title=data.get("title"),
+            ui_base_url=data.get("ui_base_url"),
+            options=TrackerOptions.from_mapping(
+                {**_configured_options(), **dict(data.get("options") or {})}
+            ),
+        )
+
+    @classmethod
+    def from_config(cls) -> TrackingSpec:
+        """The spec of DAGs tracked by tag: the ``[activitysmith]`` section."""
+        granularity = conf_value("granularity", "task")
+        return cls(
+            conn_id=conf_value("conn_id", "activitysmith_default"),
+            granularity=granularity if granularity in ("task", "task_group") else "task",  # type: ignore[arg-type]
+            options=TrackerOptions.from_mapping(_configured_options()),
+        )
+
+
+def _configured_options() -> dict[str, float]:
+    values: dict[str, float] = {}
+    for name in ("deadline", "interval", "push_window"):
+        raw = conf_value(name, "")
+        if raw:
+            try:
+                values[name] = float(raw)
+            except ValueError:
+                log.warning("[activitysmith] %s: not a number (%r); default used", name, raw)
+    return values
+
+
+def spec_of(dag: Any) -> TrackingSpec | None:
+    """How ``dag`` is tracked, or None: declared with a tracker, or carrying the tag."""
+    if dag is None:
+        return None
+    marker = (getattr(dag, "default_args", None) or {}).get(MARKER)
+    if isinstance(marker, dict):
+        try:
+            return TrackingSpec.from_dict(marker)
+        except (TypeError, ValueError) as exc:
+            log.warning(
+                "ActivitySmith: %s: bad tracker options (%s)", getattr(dag, "dag_id", "?"), exc
+            )
+            return None
+    if conf_value("tag", "activitysmith") in set(getattr(dag, "tags", None) or ()):
+        return TrackingSpec.from_config()
+    return None
+
+
 class ActivitySmithDagRunTracker:
     """Track every run of a DAG as a segmented_progress Live Activity.
 
@@ -188,90 +264,62 @@ class ActivitySmithDagRunTracker:
         with DAG("etl", ..., **tracker.dag_kwargs()):      # or tracker.attach(dag)
             ...
 
+    The options travel with the DAG (in its ``default_args``), and the provider's listener —
+    loaded by every Airflow component from the package's plugin entry point — does the work
+    off the scheduler's and the tasks' paths. Nothing here sends anything.
+
     :param activitysmith_conn_id: the ``activitysmith`` connection
-    :param channels: channels for the activity and pushes (default: the connection's)
-    :param title: activity title; ``{dag_id}``, ``{run_id}`` and ``{logical_date}`` are filled in
-        (default the DAG id)
-    :param subtitle: subtitle template over ``{status}`` (the automatic text: what runs now),
-        ``{done}``, ``{total}``, ``{dag_id}``, ``{run_id}``
     :param granularity: ``task`` (one segment per task, a mapped task being one) or
         ``task_group`` (one per top-level task group, for DAGs with many tasks)
-    :param push_on_failure / push_on_retry / push_on_success: which events push; a task's final
-        failure pushes by default, retries and a successful run only when asked
-    :param auto_dismiss_minutes / auto_dismiss_seconds: how long the ended activity stays
-    :param budget / final_budget: seconds one callback's update (and the final state) may take,
-        retries included; a notification problem never fails or stalls a task
+    :param title: activity title template over ``{dag_id}``, ``{run_id}`` and
+        ``{logical_date}`` (default the DAG id)
     :param ui_base_url: the Airflow UI for the "Open run" button and log links (default
         ``[api] base_url``)
+    :param options: a :class:`~activitysmith_core.tracking.TrackerOptions`, or its fields as
+        keyword arguments (``channels``, ``push_on_failure``, ``push_on_retry``,
+        ``push_on_success``, ``deadline``, ``interval``, ``push_window``, colours,
+        ``auto_dismiss_minutes`` ...); an unknown or bad option fails here, naming it
     """
 
     def __init__(
         self,
         *,
         activitysmith_conn_id: str = "activitysmith_default",
-        channels: list[str] | str | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
         granularity: Granularity = "task",
-        success_color: str = "green",
-        failed_color: str = "red",
-        skipped_color: str = "gray",
-        running_color: str = "blue",
-        accent_color: str = "blue",
-        icon: str | None = None,
-        push_on_failure: bool = True,
-        push_on_retry: bool = False,
-        push_on_success: bool = False,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        budget: float = 10.0,
-        final_budget: float = 30.0,
+        title: str | None = None,
         ui_base_url: str | None = None,
+        options: TrackerOptions | None = None,
+        **option_values: Any,
     ) -> None:
-        if granularity not in ("task", "task_group"):
-            raise ValueError(f"granularity: must be 'task' or 'task_group', not {granularity!r}")
-        self.activitysmith_conn_id = activitysmith_conn_id
-        self.title = title
-        self.subtitle = subtitle
-        self.granularity: Granularity = granularity
-        self.ui_base_url = ui_base_url.rstrip("/") if ui_base_url else None
-        self.options = TrackerOptions(
-            channels=channels,  # type: ignore[arg-type]
-            success_color=success_color,  # type: ignore[arg-type]
-            failed_color=failed_color,  # type: ignore[arg-type]
-            skipped_color=skipped_color,  # type: ignore[arg-type]
-            running_color=running_color,  # type: ignore[arg-type]
-            accent_color=accent_color,  # type: ignore[arg-type]
-            icon=icon,
-            push_on_failure=push_on_failure,
-            push_on_retry=push_on_retry,
-            push_on_success=push_on_success,
-            auto_dismiss_minutes=auto_dismiss_minutes,
-            auto_dismiss_seconds=auto_dismiss_seconds,
-            budget=budget,
-            final_budget=final_budget,
-            subtitle_template=subtitle,
+        if options is not None and option_values:
+            raise ValueError(
+                f"{sorted(option_values)[0]}: give options either as TrackerOptions or as "
+                "keyword arguments, not both"
+            )
+        if "subtitle" in option_values:
+            option_values["subtitle_template"] = option_values.pop("subtitle")
+        self.spec = TrackingSpec(
+            conn_id=activitysmith_conn_id,
+            granularity=granularity,
+            title=title,
+            ui_base_url=ui_base_url,
+            options=options or TrackerOptions.from_mapping(option_values),
         )
 
-    def __repr__(self) -> str:
-        return f"ActivitySmithDagRunTracker(conn_id={self.activitysmith_conn_id!r})"
+    @property
+    def options(self) -> TrackerOptions:
+        return self.spec.options
 
-    # -- wiring -------------------------------------------------------------------------------
-    def task_callbacks(self) -> dict[str, Callable[[Context], None]]:
-        return {
-            "on_execute_callback": self.on_task_execute,
-            "on_success_callback": self.on_task_success,
-            "on_failure_callback": self.on_task_failure,
-            "on_retry_callback": self.on_task_retry,
-            "on_skipped_callback": self.on_task_skipped,
-        }
+    @property
+    def activitysmith_conn_id(self) -> str:
+        return self.spec.conn_id
+
+    def __repr__(self) -> str:
+        return f"ActivitySmithDagRunTracker(conn_id={self.spec.conn_id!r})"
 
     def default_args(self, default_args: dict[str, Any] | None = None) -> dict[str, Any]:
-        """``default_args`` with the task callbacks added (existing callbacks are kept)."""
-        merged = dict(default_args or {})
-        for name, callback in self.task_callbacks().items():
-            merged[name] = _add(merged.get(name), callback)
-        return merged
+        """A copy of ``default_args`` that carries this tracker's options."""
+        return {**(default_args or {}), MARKER: self.spec.to_dict()}
 
     def dag_kwargs(
         self,
@@ -280,193 +328,16 @@ class ActivitySmithDagRunTracker:
         on_success_callback: Any = None,
         on_failure_callback: Any = None,
     ) -> dict[str, Any]:
-        """Keyword arguments for ``DAG(...)`` / ``@dag(...)``: task and DAG callbacks, merged
-        with your own ``default_args`` and DAG callbacks (a notifier, say)."""
-        return {
-            "default_args": self.default_args(default_args),
-            "on_success_callback": _add(on_success_callback, self.on_dag_success),
-            "on_failure_callback": _add(on_failure_callback, self.on_dag_failure),
-        }
+        """Keyword arguments for ``DAG(...)`` / ``@dag(...)``: your ``default_args`` (copied,
+        never changed) with the tracker's options, and your own DAG callbacks passed through."""
+        kwargs: dict[str, Any] = {"default_args": self.default_args(default_args)}
+        if on_success_callback is not None:
+            kwargs["on_success_callback"] = on_success_callback
+        if on_failure_callback is not None:
+            kwargs["on_failure_callback"] = on_failure_callback
+        return kwargs
 
     def attach(self, dag: Any) -> Any:
-        """Attach to an existing DAG object (every task and the DAG's own callbacks)."""
-        for task in dag.tasks:
-            for name, callback in self.task_callbacks().items():
-                setattr(task, name, _add(getattr(task, name, None), callback))
-        dag.on_success_callback = _add(dag.on_success_callback, self.on_dag_success)
-        dag.on_failure_callback = _add(dag.on_failure_callback, self.on_dag_failure)
+        """Track an existing DAG object (before it is serialized, i.e. in the DAG file)."""
+        dag.default_args = self.default_args(getattr(dag, "default_args", None))
         return dag
-
-    # -- building the run ---------------------------------------------------------------------
-    def reporter(self) -> RunReporter:
-        return RunReporter(lambda: _client_for(self.activitysmith_conn_id), self.options)
-
-    def run_state(
-        self,
-        dag: Any,
-        dag_id: str,
-        run_id: str,
-        *,
-        logical_date: object = None,
-        status: RunStatus = RunStatus.RUNNING,
-        states: dict[str, Any] | None = None,
-    ) -> RunState:
-        """The absolute state of a run, recomputed from Airflow."""
-        states = fetch_states(dag_id, run_id) if states is None else states
-        base = self.ui_base_url or ui_base_url()
-        title = _format(self.title, dag_id=dag_id, run_id=run_id, logical_date=logical_date)
-        return RunState(
-            orchestrator="airflow",
-            pipeline_id=dag_id,
-            run_id=run_id,
-            steps=build_steps(dict(dag.task_dict), states, self.granularity),
-            status=status,
-            title=title or dag_id,
-            url=run_url(base, dag_id, run_id),
-        )
-
-    def _task_run(self, context: Context) -> tuple[RunState, Any]:
-        ti = context["ti"]
-        dag = context.get("dag") or ti.task.dag
-        run = self.run_state(dag, ti.dag_id, ti.run_id, logical_date=context.get("logical_date"))
-        return run, ti
-
-    def _log_url(self, ti: Any) -> str | None:
-        url = getattr(ti, "log_url", None)
-        if url and self.ui_base_url:
-            return str(url).replace(ui_base_url(), self.ui_base_url, 1)
-        return str(url) if url else None
-
-    # -- task callbacks (each never raises) ---------------------------------------------------
-    def _guard(self, what: str, fn: Callable[[], None]) -> None:
-        try:
-            fn()
-        except Exception as exc:
-            log.warning("ActivitySmith tracker: %s skipped: %s", what, exc)
-
-    def on_task_execute(self, context: Context) -> None:
-        """Show the task running, without holding the task up: the update goes out on a
-        background thread that the task's next callback joins, so updates stay in order."""
-        try:
-            run = self._task_run(context)[0]  # Airflow calls stay on the callback's thread
-        except Exception as exc:
-            log.warning("ActivitySmith tracker: update skipped: %s", exc)
-            return
-        thread = threading.Thread(
-            target=self._guard,
-            args=("update", lambda: self.reporter().update(run)),
-            name="activitysmith-update",
-            daemon=True,
-        )
-        _IN_FLIGHT.append(thread)
-        thread.start()
-
-    def on_task_success(self, context: Context) -> None:
-        _join_in_flight(self.options.budget)
-        self._guard("update", lambda: self.reporter().update(self._task_run(context)[0]))
-
-    on_task_skipped = on_task_success
-
-    def on_task_retry(self, context: Context) -> None:
-        _join_in_flight(self.options.budget)
-
-        def go() -> None:
-            run, ti = self._task_run(context)
-            reporter = self.reporter()
-            reporter.update(run)
-            if self.options.push_on_retry:
-                reporter.push_retry(run, ti.task_id, context.get("exception"), self._log_url(ti))
-
-        self._guard("retry update", go)
-
-    def on_task_failure(self, context: Context) -> None:
-        _join_in_flight(self.options.budget)
-
-        def go() -> None:
-            run, ti = self._task_run(context)
-            reporter = self.reporter()
-            reporter.update(run)
-            if self.options.push_on_failure:
-                reporter.push_failure(run, ti.task_id, context.get("exception"), self._log_url(ti))
-
-        self._guard("failure update", go)
-
-    # -- DAG callbacks ------------------------------------------------------------------------
-    def finish(
-        self, dag: Any, dag_id: str, run_id: str, status: RunStatus, logical_date: object = None
-    ) -> None:
-        """Send the run's final state (and the success push, if asked)."""
-
-        def go() -> None:
-            run = self.run_state(dag, dag_id, run_id, logical_date=logical_date, status=status)
-            reporter = self.reporter()
-            reporter.finish(run)
-            if status is RunStatus.SUCCESS and self.options.push_on_success:
-                reporter.push_success(run)
-
-        self._guard("final state", go)
-
-    def _dag_finish(self, context: Context, status: RunStatus) -> None:
-        dag_run = context["dag_run"]
-        reason = str(context.get("reason") or "")
-        if status is RunStatus.FAILED and "time" in reason.lower():
-            status = RunStatus.TIMED_OUT
-        self.finish(
-            context["dag"], dag_run.dag_id, dag_run.run_id, status, context.get("logical_date")
-        )
-
-    def on_dag_success(self, context: Context) -> None:
-        self._dag_finish(context, RunStatus.SUCCESS)
-
-    def on_dag_failure(self, context: Context) -> None:
-        self._dag_finish(context, RunStatus.FAILED)
-
-
-_IN_FLIGHT: list[threading.Thread] = []
-_CLIENTS: dict[tuple[str, str, str], Any] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
-def _join_in_flight(timeout: float) -> None:
-    while _IN_FLIGHT:
-        _IN_FLIGHT.pop(0).join(timeout)
-
-
-def _client_for(conn_id: str) -> Any:
-    """One client per connection and process: building an httpx client costs milliseconds
-    (its TLS context), and callbacks of one task process share it."""
-    import hashlib
-
-    from .hooks.activitysmith import ActivitySmithHook
-
-    hook = ActivitySmithHook(activitysmith_conn_id=conn_id)
-    conn = hook.connection
-    fingerprint = hashlib.sha256(f"{conn.password}|{conn.extra}".encode()).hexdigest()
-    key = (conn_id, hook.base_url, fingerprint)
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            _CLIENTS[key] = hook.get_conn()
-        return _CLIENTS[key]
-
-
-def _add(existing: Any, callback: Callable[..., Any]) -> Any:
-    if existing is None:
-        return callback
-    callbacks = list(existing) if isinstance(existing, (list, tuple)) else [existing]
-    if callback not in callbacks:
-        callbacks.append(callback)
-    return callbacks
-
-
-def tracked_by_callbacks(tasks: Iterable[Any]) -> bool:
-    """True when a DAG's tasks already carry a tracker's callbacks (the listener then stays out)."""
-    for task in tasks:
-        callbacks = getattr(task, "on_execute_callback", None) or []
-        if not isinstance(callbacks, (list, tuple)):
-            callbacks = [callbacks]
-        if any(
-            isinstance(getattr(cb, "__self__", None), ActivitySmithDagRunTracker)
-            for cb in callbacks
-        ):
-            return True
-    return False

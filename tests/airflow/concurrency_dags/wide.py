@@ -48,3 +48,24 @@ def mapped50() -> None:
 
 wide16()
 mapped50()
+
+
+@dag(dag_id="tagged8", schedule=None, start_date=START, catchup=False, tags=["activitysmith"])
+def tagged8() -> None:
+    for i in range(7):
+        task(task_id=f"t{i}")(lambda: time.sleep(random.uniform(0.1, 0.4)))()
+
+    @task
+    def broken() -> None:
+        raise RuntimeError("the tagged task broke\nsecond line stays in the log")
+
+    broken()
+
+
+@dag(dag_id="plain", schedule=None, start_date=START, catchup=False)
+def plain() -> None:
+    task(task_id="only")(lambda: None)()
+
+
+tagged8()
+plain()

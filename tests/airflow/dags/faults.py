@@ -1,4 +1,4 @@
-"""A small tracked DAG with tight budgets, for fault tests."""
+"""A small tracked DAG with a short deadline, for fault tests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from airflow.sdk import dag, task
 
 from activitysmith_airflow import ActivitySmithDagRunTracker
 
-tracker = ActivitySmithDagRunTracker(budget=1.5, final_budget=3.0)
+tracker = ActivitySmithDagRunTracker(deadline=3.0)
 
 
 @dag(
