@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_FLAGS ?= -q
 export UV_LINK_MODE := copy
 
-.PHONY: help uv env-core env-airflow env-airflow-min env-prefect env-prefect-min lint typecheck test test-core test-airflow test-airflow-min test-prefect test-prefect-min demo bench soak clean
+.PHONY: help uv env-core env-airflow env-airflow-min env-prefect env-prefect-min lint typecheck test test-core test-airflow test-airflow-min test-prefect test-prefect-min dist test-dist demo bench soak clean
 
 help:
 	@echo "make demo   - run the example DAG and flow against the embedded sandbox"
@@ -58,7 +58,19 @@ test-prefect-min: env-prefect-min
 	.venv-prefect-min/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect \
 		--deselect tests/prefect/test_soak_short.py
 
-test: lint typecheck test-core test-airflow test-airflow-min test-prefect test-prefect-min
+# The three wheels and sdists (each wheel built from its sdist), checked by twine.
+dist: env-core
+	rm -rf dist
+	for pkg in core activitysmith_airflow activitysmith_prefect; do \
+		$(UV) build -q --out-dir dist $$pkg || exit 1; \
+	done
+	.venv-core/bin/twine check --strict dist/*
+
+# The built wheels installed with pip into clean venvs beside Airflow 3.1 and Prefect 3.6.
+test-dist: dist
+	.venv-core/bin/python -m pytest $(PYTEST_FLAGS) tests/dist
+
+test: lint typecheck test-core test-airflow test-airflow-min test-prefect test-prefect-min test-dist
 
 demo: env-core env-airflow env-prefect
 	.venv-core/bin/python scripts/demo.py $(if $(KEEP),--keep,)
