@@ -187,6 +187,7 @@ class TrackingSpec:
         self.title = title
         self.ui_base_url = ui_base_url.rstrip("/") if ui_base_url else None
         self.options = options or TrackerOptions()
+        self.explicit: dict[str, Any] = self.options.to_mapping()
 
     def __repr__(self) -> str:
         return f"TrackingSpec(conn_id={self.conn_id!r}, granularity={self.granularity!r})"
@@ -197,7 +198,7 @@ class TrackingSpec:
             "granularity": self.granularity,
             "title": self.title,
             "ui_base_url": self.ui_base_url,
-            "options": self.options.to_mapping(),
+            "options": self.explicit,
         }
 
     @classmethod
@@ -305,6 +306,10 @@ class ActivitySmithDagRunTracker:
             ui_base_url=ui_base_url,
             options=options or TrackerOptions.from_mapping(option_values),
         )
+        if options is None:
+            # What was given, defaults included: the deployment's [activitysmith] values
+            # fill in only the options a DAG author left out.
+            self.spec.explicit = dict(option_values)
 
     @property
     def options(self) -> TrackerOptions:

@@ -12,6 +12,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -50,7 +52,10 @@ logger = logging.getLogger("activitysmith_core")
 
 DEFAULT_BASE_URL = "https://activitysmith.com/api"
 DEFAULT_TIMEOUT = 10.0
-_VERSION = "0.1.0"
+try:
+    _VERSION = _dist_version("activitysmith-core")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    _VERSION = "0+unknown"
 _USER_AGENT = f"activitysmith-core/{_VERSION} (python; httpx)"
 
 R = TypeVar("R", bound=BaseModel)
@@ -278,6 +283,13 @@ class _BaseClient:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='***')"
+
+    @property
+    def key_fingerprint(self) -> str:
+        """A one-way fingerprint of the API key: tells accounts apart, reveals nothing."""
+        from .tracking._store import fingerprint
+
+        return fingerprint(self.__key)
 
     def _headers(self) -> dict[str, str]:
         return {

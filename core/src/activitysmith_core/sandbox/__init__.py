@@ -143,5 +143,13 @@ class Sandbox:
     def set_faults(self, faults: Faults | None = None, **switches: Any) -> None:
         self.state.set_faults(faults or Faults(**switches))
 
+    def set_rate_limits(self, limits: dict[str, int], *, window: int = 60) -> None:
+        """Enforce per-feature quotas (``{"live_activity": 300, "push": 60}``) over ``window``
+        seconds, as the API does per account; ``reset()`` goes back to the configured ones."""
+        with self.state.lock:
+            self.state.rate_limits = dict(limits)
+            self.state.rate_window = window
+            self.state._hits.clear()
+
     def reset(self) -> None:
         self.state.reset()

@@ -21,7 +21,6 @@ from ..errors import ValidationError
 from ._state import (
     DEFAULT_QUOTAS,
     MAX_ACTIVE,
-    RATE_WINDOW,
     Activity,
     Faults,
     RecordedRequest,
@@ -56,7 +55,7 @@ def _rate_limit_headers(
         if exhausted_for is not None:
             remaining, reset = 0, exhausted_for
         limits.append(f'"{name}";r={remaining};t={reset}')
-        policies.append(f'"{name}";q={quota};w={RATE_WINDOW}')
+        policies.append(f'"{name}";q={quota};w={state.rate_window}')
     return {"RateLimit": ", ".join(limits), "RateLimit-Policy": ", ".join(policies)}
 
 

@@ -104,6 +104,8 @@ class State:
         self.faults = faults or Faults()
         self.random = random.Random(self.faults.seed)
         self.rate_limits = dict(rate_limits or {})
+        self.rate_window = RATE_WINDOW
+        self._configured_limits = dict(self.rate_limits)
         self.requests: list[RecordedRequest] = []
         self.activities: dict[str, Activity] = {}
         self.streams: dict[str, str] = {}
@@ -134,6 +136,8 @@ class State:
             self.metrics.clear()
             self.badge = None
             self._hits.clear()
+            self.rate_limits = dict(self._configured_limits)
+            self.rate_window = RATE_WINDOW
             self.faults = Faults()
             self.random = random.Random()
             self.epoch += 1
@@ -153,7 +157,7 @@ class State:
     def _window(self, feature: str, now: float) -> deque[float]:
         """The feature's hits within the last RATE_WINDOW seconds (call with the lock held)."""
         hits = self._hits.setdefault(feature, deque())
-        while hits and now - hits[0] >= RATE_WINDOW:
+        while hits and now - hits[0] >= self.rate_window:
             hits.popleft()
         return hits
 
@@ -167,7 +171,7 @@ class State:
             now = time.monotonic()
             hits = self._window(feature, now)
             if quota and len(hits) >= quota:
-                return max(1, int(RATE_WINDOW - (now - hits[0]) + 0.999))
+                return max(1, int(self.rate_window - (now - hits[0]) + 0.999))
             hits.append(now)
             return None
 
@@ -177,7 +181,7 @@ class State:
         with self.lock:
             now = time.monotonic()
             hits = self._window(feature, now)
-            reset = max(1, int(RATE_WINDOW - (now - hits[0]) + 0.999)) if hits else 0
+            reset = max(1, int(self.rate_window - (now - hits[0]) + 0.999)) if hits else 0
             return quota, max(0, quota - len(hits)), reset
 
     def active_count(self) -> int:
