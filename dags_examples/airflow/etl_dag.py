@@ -30,21 +30,22 @@ tracker = ActivitySmithDagRunTracker(
 def activitysmith_etl() -> None:
     @task
     def extract_orders() -> list[int]:
-        time.sleep(0.2)
+        time.sleep(1.5)
         return [1, 2, 3]
 
     @task
     def extract_customers() -> int:
-        time.sleep(0.2)
+        time.sleep(1.5)
         return 42
 
     @task
     def transform(batch: int) -> int:
-        time.sleep(0.1)
+        time.sleep(1.0)
         return batch * 10
 
     @task
     def load(rows: list[int], customers: int) -> int:
+        time.sleep(1.0)
         return sum(rows) + customers
 
     @task

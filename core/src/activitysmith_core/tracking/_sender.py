@@ -29,7 +29,7 @@ logger = logging.getLogger("activitysmith_core.tracking")
 
 LIVE_ACTIVITY = "live_activity"
 PUSH = "push"
-_MIN_COOLDOWN = 5.0
+_MIN_COOLDOWN = 2.0
 _MAX_COOLDOWN = 60.0
 _KEPT_CHECK_EVERY = 30.0
 
