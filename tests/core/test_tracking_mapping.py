@@ -44,7 +44,9 @@ def test_counts_and_colours_follow_outcomes() -> None:
 
 def test_running_and_retrying_subtitles() -> None:
     cs = content_state(run(S.RUNNING, S.RUNNING, S.RUNNING, S.PENDING), TrackerOptions())
-    assert cs["subtitle"] == "Running t0, t1 +1"
+    assert cs["subtitle"] == "Running t0, t1, t2"
+    many = content_state(run(*[S.RUNNING] * 9), TrackerOptions())
+    assert many["subtitle"] == "Running t0, t1, t2 +6"
     assert cs["color"] == "blue" and cs["current_step"] == 0 and cs["step_colors"] == []
     retry = content_state(run(S.SUCCESS, S.RETRYING), TrackerOptions())
     assert retry["subtitle"] == "Retrying t1" and retry["step_color"] == "orange"

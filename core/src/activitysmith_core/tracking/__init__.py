@@ -12,19 +12,25 @@ from __future__ import annotations
 from ._engine import Engine
 from ._model import RunState, RunStatus, Step, StepStatus, TrackerOptions
 from ._render import (
+    SUBTITLE_MAX,
     Failure,
+    aggregate,
     content_state,
+    deadline_push,
     end_request,
     failure_push,
     first_line,
     run_failure_push,
+    segments,
     stream_request,
     success_push,
+    timing,
 )
 from ._sender import Sender, SenderStats
 from ._store import Binding, KeptStore, default_state_dir, fingerprint
 
 __all__ = [
+    "SUBTITLE_MAX",
     "Binding",
     "Engine",
     "Failure",
@@ -36,13 +42,17 @@ __all__ = [
     "Step",
     "StepStatus",
     "TrackerOptions",
+    "aggregate",
     "content_state",
+    "deadline_push",
     "default_state_dir",
     "end_request",
     "failure_push",
     "fingerprint",
     "first_line",
     "run_failure_push",
+    "segments",
     "stream_request",
     "success_push",
+    "timing",
 ]

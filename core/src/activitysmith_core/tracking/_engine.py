@@ -18,11 +18,13 @@ from typing import Any
 from ._model import RunState, RunStatus, StepStatus, TrackerOptions
 from ._render import (
     Failure,
+    deadline_push,
     end_request,
     failure_push,
     first_line,
     is_bad_end,
     run_failure_push,
+    segments,
     stream_request,
     success_push,
 )
@@ -63,6 +65,7 @@ class Engine:
         self._sender: Sender | None = None
         self._lock = threading.Lock()
         self._memory = _Memory()
+        self._orders: OrderedDict[str, list[str]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"Engine(options={self.options!r})"
@@ -95,6 +98,19 @@ class Engine:
                 self._sender = sender
             return self._sender
 
+    def _order(self, run: RunState) -> list[str]:
+        """Segment names in the order they finished, as first seen: each update only appends
+        to what the phone already shows, and the final state keeps that order."""
+        with self._lock:
+            order = self._orders.setdefault(run.key, [])
+            self._orders.move_to_end(run.key)
+            while len(self._orders) > 512:
+                self._orders.popitem(last=False)
+            for segment in segments(run, self.options):
+                if segment.status.is_finished and segment.name not in order:
+                    order.append(segment.name)
+            return list(order)
+
     def _guard(self, what: str, fn: Callable[[], None]) -> None:
         try:
             fn()
@@ -110,7 +126,7 @@ class Engine:
                 self.finish(run)
                 return
             self.sender.put_update(
-                run.key, stream_request(run, self.options), self.options.interval
+                run.key, stream_request(run, self.options, self._order(run)), self.options.interval
             )
 
         self._guard("Live Activity update", go)
@@ -159,8 +175,11 @@ class Engine:
         def go() -> None:
             status = run.status if run.status is not RunStatus.RUNNING else RunStatus.SUCCESS
             final = run.ended(status)
+            order = self._order(final)
             self.sender.put_final(
-                final.key, stream_request(final, self.options), end_request(final, self.options)
+                final.key,
+                stream_request(final, self.options, order),
+                end_request(final, self.options, order),
             )
             if not self._memory.add(final.key, "finished"):
                 return
@@ -176,6 +195,16 @@ class Engine:
                 self.sender.add_push(lambda items: body)
 
         self._guard("final state", go)
+
+    def deadline_missed(self, run: RunState) -> None:
+        """The run is still going past its deadline: push it once."""
+
+        def go() -> None:
+            if self._memory.add(run.key, "deadline"):
+                body = deadline_push(run, self.options)
+                self.sender.add_push(lambda items: body)
+
+        self._guard("deadline push", go)
 
     def flush(self, deadline: float | None = None) -> bool:
         """Deliver what is queued, waiting at most ``deadline`` seconds (default: the

@@ -60,6 +60,10 @@ class Step:
 
     name: str
     status: StepStatus = StepStatus.PENDING
+    group: str | None = None
+    """Where steps fold above ``max_segments`` (a task group); None: contiguous buckets."""
+    active: int = 0
+    """How many instances run now (a mapped task, repeated task runs): "transform ×4"."""
 
 
 @dataclass
@@ -74,6 +78,12 @@ class RunState:
     title: str | None = None
     url: str | None = None
     total_steps: int | None = None
+    started_at: float | None = None
+    """When the run started (epoch seconds), for the time left."""
+    expected_seconds: float | None = None
+    """How long the same pipeline's recent successful runs took (their median), if known."""
+    deadline_at: float | None = None
+    """When the run must be done (epoch seconds), if it has a deadline."""
 
     @property
     def key(self) -> str:
@@ -91,19 +101,13 @@ class RunState:
 
     def ended(self, status: RunStatus) -> RunState:
         """This run with its final status; steps that never finished are drawn as not run."""
+        from dataclasses import replace
+
         steps = [
-            s if s.status.is_finished else Step(s.name, StepStatus.NOT_RUN) for s in self.steps
+            s if s.status.is_finished else Step(s.name, StepStatus.NOT_RUN, s.group)
+            for s in self.steps
         ]
-        return RunState(
-            self.orchestrator,
-            self.pipeline_id,
-            self.run_id,
-            steps,
-            status,
-            self.title,
-            self.url,
-            self.total_steps,
-        )
+        return replace(self, steps=steps, status=status)
 
 
 _COLOR_OPTIONS = (
@@ -141,6 +145,12 @@ class TrackerOptions:
     push_on_retry: bool = False
     push_on_success: bool = False
     interruption_level: Literal["passive", "active", "time-sensitive"] | None = None
+    max_segments: int = 20
+    """Above this many steps, steps fold into groups (task groups, else contiguous buckets)."""
+    time_left: bool = True
+    """Show an estimate of the time left from the recent runs' durations."""
+    expected_duration: float | None = None
+    """Seconds a run is expected to take: the estimate without history, and a deadline."""
     deadline: float = 10.0
     """Seconds the one flush at a process's end may take, for everything left to send."""
     interval: float = 2.0
@@ -167,6 +177,21 @@ class TrackerOptions:
                 isinstance(value, bool) or not isinstance(value, int) or value < 0
             ):
                 raise ValueError(f"{name}: must be an integer >= 0, not {value!r}")
+        if (
+            isinstance(self.max_segments, bool)
+            or not isinstance(self.max_segments, int)
+            or (self.max_segments < 2)
+        ):
+            raise ValueError(f"max_segments: must be an integer >= 2, not {self.max_segments!r}")
+        if self.expected_duration is not None and (
+            isinstance(self.expected_duration, bool)
+            or not isinstance(self.expected_duration, (int, float))
+            or not math.isfinite(self.expected_duration)
+            or self.expected_duration <= 0
+        ):
+            raise ValueError(
+                f"expected_duration: must be > 0 seconds, not {self.expected_duration!r}"
+            )
         if self.total_steps == 0:
             raise ValueError("total_steps: must be >= 1")
         for name in ("deadline", "interval", "push_window", "request_timeout", "max_kept_age"):
@@ -179,7 +204,7 @@ class TrackerOptions:
             raise ValueError(f"deadline: at most 300 seconds, not {self.deadline!r}")
         if not isinstance(self.max_kept, int) or self.max_kept < 0:
             raise ValueError(f"max_kept: must be an integer >= 0, not {self.max_kept!r}")
-        for name in ("push_on_failure", "push_on_retry", "push_on_success", "keep"):
+        for name in ("push_on_failure", "push_on_retry", "push_on_success", "keep", "time_left"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}: must be True or False, not {getattr(self, name)!r}")
         if self.interruption_level not in (None, "passive", "active", "time-sensitive"):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +28,70 @@ class Failure:
     log_url: str | None = None
 
 
+SUBTITLE_MAX = 60
+"""Characters a Lock Screen line shows; longer subtitles are shortened, naming a count."""
+
+_WORST = (
+    StepStatus.FAILED,
+    StepStatus.UPSTREAM_FAILED,
+    StepStatus.NOT_RUN,
+    StepStatus.SKIPPED,
+    StepStatus.SUCCESS,
+)
+
+
+def aggregate(statuses: list[StepStatus]) -> StepStatus:
+    """One status for several steps (a mapped task, a task group, a folded segment): when all
+    are finished, the worst outcome; before that, retrying, running or pending."""
+    if not statuses:
+        return StepStatus.PENDING
+    if all(s.is_finished for s in statuses):
+        if all(s is StepStatus.SKIPPED for s in statuses):
+            return StepStatus.SKIPPED
+        for outcome in _WORST[:3]:
+            if outcome in statuses:
+                return outcome
+        return StepStatus.SUCCESS
+    if StepStatus.RETRYING in statuses:
+        return StepStatus.RETRYING
+    if StepStatus.RUNNING in statuses or any(s.is_finished for s in statuses):
+        return StepStatus.RUNNING
+    return StepStatus.PENDING
+
+
+def segments(run: RunState, options: TrackerOptions) -> list[Step]:
+    """The segments drawn: one per step, or, above ``max_segments``, groups of steps (the
+    steps' own groups where they fit, else contiguous buckets in the steps' order)."""
+    steps = run.steps
+    limit = options.max_segments
+    if len(steps) <= limit:
+        return steps
+    groups: dict[str, list[Step]] = {}
+    if all(s.group for s in steps) and len({s.group for s in steps}) <= limit:
+        for step in steps:
+            groups.setdefault(str(step.group), []).append(step)
+    else:
+        size = -(-len(steps) // limit)
+        for start in range(0, len(steps), size):
+            chunk = steps[start : start + size]
+            name = chunk[0].name if len(chunk) == 1 else f"{chunk[0].name} +{len(chunk) - 1}"
+            groups[name] = chunk
+    return [
+        Step(name, aggregate([s.status for s in chunk]), name, sum(s.active for s in chunk))
+        for name, chunk in groups.items()
+    ]
+
+
 def _color(step: Step, options: TrackerOptions) -> str:
     if step.status is StepStatus.SUCCESS:
         return options.success_color
-    if step.status in (StepStatus.FAILED, StepStatus.UPSTREAM_FAILED):
-        return options.failed_color if step.status is StepStatus.FAILED else options.skipped_color
+    if step.status is StepStatus.FAILED:
+        return options.failed_color
     return options.skipped_color
+
+
+def _label(step: Step) -> str:
+    return f"{step.name} ×{step.active}" if step.active > 1 else step.name
 
 
 def _names(names: list[str], limit: int = 2) -> str:
@@ -41,19 +101,63 @@ def _names(names: list[str], limit: int = 2) -> str:
     return f"{text} +{len(labels) - limit}" if len(labels) > limit else text
 
 
-def _subtitle(run: RunState, done: int, total: int) -> str:
+def _fit(make: Callable[[int], str], parts: int) -> str:
+    """The longest of ``make(n)`` (n names shown, the rest counted) that fits a Lock Screen
+    line; cut at the end when even one name does not fit."""
+    for shown in range(min(parts, 3), 0, -1):
+        text = make(shown)
+        if len(text) <= SUBTITLE_MAX:
+            return text
+    text = make(1)
+    return text if len(text) <= SUBTITLE_MAX else text[: SUBTITLE_MAX - 1] + "…"
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 90:
+        return f"{minutes} min"
+    return f"{round(minutes / 60)} h"
+
+
+def timing(run: RunState, options: TrackerOptions, now: float | None = None) -> str | None:
+    """What the clock says for a running run: its deadline, else the time left estimated from
+    recent runs (or ``expected_duration``); minute resolution, so it rarely changes."""
+    if run.status is not RunStatus.RUNNING:
+        return None
+    now = time.time() if now is None else now
+    if run.deadline_at is not None:
+        left = run.deadline_at - now
+        return f"deadline in {_duration(left)}" if left > 0 else "deadline passed"
+    expected = run.expected_seconds or options.expected_duration
+    if not options.time_left or not expected or run.started_at is None:
+        return None
+    left = run.started_at + expected - now
+    if left <= 0:
+        return "running longer than usual"
+    return f"about {_duration(left)} left" if left >= 60 else "less than a minute left"
+
+
+def _subtitle(run: RunState, shown: list[Step], done: int, total: int, clock: str | None) -> str:
+    suffix = f" · {clock}" if clock else ""
     if run.status is RunStatus.RUNNING:
-        retrying = [s.name for s in run.steps if s.status is StepStatus.RETRYING]
-        running = [s.name for s in run.steps if s.status is StepStatus.RUNNING]
-        if retrying:
-            return f"Retrying {_names(retrying)}"
-        if running:
-            return f"Running {_names(running)}"
-        return "Starting" if done == 0 else f"{done}/{total} done"
-    failed = [s.name for s in run.steps if s.status is StepStatus.FAILED]
+        retrying = [_label(s) for s in shown if s.status is StepStatus.RETRYING]
+        running = [_label(s) for s in shown if s.status is StepStatus.RUNNING]
+        for verb, names in (("Retrying", retrying), ("Running", running)):
+            if names:
+
+                def text(n: int, verb: str = verb, names: list[str] = names) -> str:
+                    return f"{verb} {_names(names, n)}{suffix}"
+
+                return _fit(text, len(names))
+        if done == 0 and not clock:
+            return "Starting"
+        return f"{done}/{total}{' done' if not clock else ''}{suffix}"
+    failed = [s.name for s in shown if s.status is StepStatus.FAILED]
     label = END_BADGE[run.status][0]
     if failed and run.status is not RunStatus.SUCCESS:
-        return f"{label}: {_names(failed)}"
+        return _fit(lambda n: f"{label}: {_names(failed, n)}", len(failed))
     return f"{label} · {done}/{total} done"
 
 
@@ -66,21 +170,38 @@ def title_of(run: RunState, options: TrackerOptions) -> str:
     return options.title or run.title or run.pipeline_id
 
 
-def content_state(run: RunState, options: TrackerOptions) -> dict[str, Any]:
-    """The segmented_progress content state for ``run``."""
-    finished = run.finished_steps
-    declared = run.total_steps or options.total_steps or 0
-    total = max(declared, len(run.steps), len(finished), 1)
+def content_state(
+    run: RunState,
+    options: TrackerOptions,
+    order: list[str] | None = None,
+    *,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The segmented_progress content state for ``run``.
+
+    ``order`` lists segment names in the order they finished (the engine remembers it), so
+    each update only appends to what the phone already shows; without it, the steps' order.
+    """
+    shown = segments(run, options)
+    finished = [s for s in shown if s.status.is_finished]
+    if order:
+        rank = {name: i for i, name in enumerate(order)}
+        finished.sort(key=lambda s: rank.get(s.name, len(rank)))
+    folded = len(shown) < len(run.steps)
+    declared = 0 if folded else run.total_steps or options.total_steps or 0
+    total = max(declared, len(shown), len(finished), 1)
     done = min(len(finished), total)
     if run.status is RunStatus.RUNNING and done >= total:
         done = total - 1  # never "N/N done" while the run is still going
-    subtitle = _subtitle(run, done, total)
+    clock = timing(run, options, now)
+    subtitle = _subtitle(run, shown, done, total, clock)
     if options.subtitle_template:
         subtitle = options.subtitle_template.format_map(
             _Fields(
                 status=subtitle,
                 done=done,
                 total=total,
+                time_left=clock or "",
                 dag_id=run.pipeline_id,
                 flow=run.pipeline_id,
                 pipeline=run.pipeline_id,
@@ -113,9 +234,11 @@ def _action(run: RunState) -> dict[str, Any] | None:
     return None
 
 
-def stream_request(run: RunState, options: TrackerOptions) -> dict[str, Any]:
+def stream_request(
+    run: RunState, options: TrackerOptions, order: list[str] | None = None
+) -> dict[str, Any]:
     """The body of the stream PUT for ``run``."""
-    body: dict[str, Any] = {"content_state": content_state(run, options)}
+    body: dict[str, Any] = {"content_state": content_state(run, options, order)}
     if action := _action(run):
         body["action"] = action
     if options.channels:
@@ -123,9 +246,11 @@ def stream_request(run: RunState, options: TrackerOptions) -> dict[str, Any]:
     return body
 
 
-def end_request(run: RunState, options: TrackerOptions) -> dict[str, Any]:
+def end_request(
+    run: RunState, options: TrackerOptions, order: list[str] | None = None
+) -> dict[str, Any]:
     """The body of the stream DELETE that ends ``run`` with its final state."""
-    state = content_state(run, options)
+    state = content_state(run, options, order)
     if options.auto_dismiss_minutes is not None:
         state["auto_dismiss_minutes"] = options.auto_dismiss_minutes
     if options.auto_dismiss_seconds is not None:
@@ -211,6 +336,20 @@ def success_push(run: RunState, options: TrackerOptions) -> dict[str, Any]:
         title=f"{title_of(run, options)} succeeded",
         subtitle=f"Run {run.run_id}",
         message=f"{len(run.finished_steps)}/{total} steps done",
+        redirection=run.url,
+    )
+
+
+def deadline_push(run: RunState, options: TrackerOptions) -> dict[str, Any]:
+    """The push for a run still going when its deadline passed."""
+    when = ""
+    if run.deadline_at is not None:
+        when = time.strftime(" %H:%M", time.gmtime(run.deadline_at))
+    return _push(
+        options,
+        title=f"{title_of(run, options)} missed its{when} deadline",
+        subtitle=f"Run {run.run_id}",
+        message=f"Still running: {len(run.finished_steps)}/{len(run.steps)} steps done",
         redirection=run.url,
     )
 

@@ -1,0 +1,148 @@
+"""A Live Activity worth glancing at: folded segments, append-only colours, readable names,
+subtitles that fit a Lock Screen line, time left and deadlines."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activitysmith_core import ActivitySmith
+from activitysmith_core.tracking import (
+    SUBTITLE_MAX,
+    Engine,
+    RunState,
+    RunStatus,
+    Step,
+    StepStatus,
+    TrackerOptions,
+    content_state,
+    segments,
+)
+from tests.records import push_bodies, stream_states
+
+S = StepStatus
+NOW = 1_800_000_000.0
+
+
+def _run(steps: list[Step], **kw: Any) -> RunState:
+    return RunState("test", "etl", "r1", steps, **kw)
+
+
+def test_200_steps_fold_into_contiguous_buckets_coloured_by_the_worst() -> None:
+    steps = [Step(f"t{i:03d}", S.SUCCESS) for i in range(200)]
+    steps[15].status = S.FAILED
+    steps[42].status = S.SKIPPED
+    steps[199].status = S.RUNNING
+    cs = content_state(_run(steps), TrackerOptions())
+    assert cs["number_of_steps"] == 20
+    assert cs["current_step"] == 19
+    assert cs["step_colors"][1] == "red", "t010..t019 holds the failure"
+    assert cs["step_colors"][4] == "green", "one skip among successes is still a success"
+    assert cs["subtitle"] == "Running t190 +9"
+    assert len(json.dumps(cs)) < 600, "the request body stays small"
+
+
+def test_task_groups_fold_first() -> None:
+    steps = [Step(f"g{i % 5}.t{i}", S.SUCCESS, group=f"g{i % 5}") for i in range(60)]
+    shown = segments(_run(steps), TrackerOptions(max_segments=10))
+    assert [s.name for s in shown] == ["g0", "g1", "g2", "g3", "g4"]
+    assert all(s.status is S.SUCCESS for s in shown)
+
+
+def test_a_1000_way_map_is_one_segment_named_with_its_count() -> None:
+    cs = content_state(
+        _run([Step("extract", S.SUCCESS), Step("transform", S.RUNNING, active=4)]),
+        TrackerOptions(),
+    )
+    assert cs["subtitle"] == "Running transform ×4"
+    assert cs["number_of_steps"] == 2 and cs["current_step"] == 1
+
+
+def test_subtitles_fit_a_lock_screen_line() -> None:
+    long = [Step(f"a_really_long_task_name_number_{i}", S.RUNNING) for i in range(8)]
+    cs = content_state(_run(long), TrackerOptions())
+    assert len(cs["subtitle"]) <= SUBTITLE_MAX
+    assert cs["subtitle"].startswith("Running a_really_long_task_name_number_0")
+    assert cs["subtitle"].endswith("+7")
+    failed = content_state(
+        _run([Step("x" * 80, S.FAILED)], status=RunStatus.FAILED), TrackerOptions()
+    )
+    assert len(failed["subtitle"]) <= SUBTITLE_MAX and failed["subtitle"].endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("started", "expected", "text"),
+    [
+        (NOW - 60, 300, "about 4 min left"),
+        (NOW - 290, 300, "less than a minute left"),
+        (NOW - 400, 300, "running longer than usual"),
+        (NOW - 60, None, None),
+    ],
+)
+def test_time_left_from_history(started: float, expected: float | None, text: str | None) -> None:
+    run = _run(
+        [Step("a", S.SUCCESS), Step("b", S.RUNNING), Step("c")],
+        started_at=started,
+        expected_seconds=expected,
+    )
+    cs = content_state(run, TrackerOptions(), now=NOW)
+    assert cs["subtitle"] == (f"Running b · {text}" if text else "Running b")
+    done = content_state(
+        _run(
+            [Step("a", S.SUCCESS)],
+            started_at=started,
+            expected_seconds=expected,
+            status=RunStatus.SUCCESS,
+        ),
+        TrackerOptions(),
+        now=NOW,
+    )
+    assert "left" not in done["subtitle"] and "usual" not in done["subtitle"]
+
+
+def test_expected_duration_option_and_deadlines() -> None:
+    run = _run([Step("a", S.SUCCESS), Step("b", S.PENDING)], started_at=NOW - 120)
+    cs = content_state(run, TrackerOptions(expected_duration=900), now=NOW)
+    assert cs["subtitle"] == "1/2 · about 13 min left"
+    run.deadline_at = NOW + 12 * 60
+    assert content_state(run, TrackerOptions(), now=NOW)["subtitle"] == "1/2 · deadline in 12 min"
+    run.deadline_at = NOW - 1
+    assert content_state(run, TrackerOptions(), now=NOW)["subtitle"] == "1/2 · deadline passed"
+
+
+def test_drawn_segments_never_change(sandbox: Any, tmp_path: Path) -> None:
+    """Parallel steps finishing out of their topological order: each update only appends."""
+    engine = Engine(
+        ActivitySmith(sandbox.api_key, base_url=sandbox.url),
+        TrackerOptions(interval=0.01, state_dir=str(tmp_path)),
+    )
+    names = ["a", "b", "c", "d"]
+    finishing = [("c", S.FAILED), ("a", S.SUCCESS), ("d", S.SKIPPED), ("b", S.SUCCESS)]
+    status = dict.fromkeys(names, S.RUNNING)
+    for name, outcome in finishing:
+        status[name] = outcome
+        engine.update(_run([Step(n, status[n]) for n in names]))
+        assert engine.flush()
+    engine.finish(_run([Step(n, status[n]) for n in names], status=RunStatus.FAILED))
+    assert engine.flush()
+    drawn = [cs["step_colors"] for _, cs in stream_states(sandbox)]
+    for before, after in itertools.pairwise(drawn):
+        assert after[: len(before)] == before, drawn
+    assert drawn[-1] == ["red", "green", "gray", "green"]
+
+
+def test_a_missed_deadline_pushes_once(sandbox: Any, tmp_path: Path) -> None:
+    engine = Engine(
+        ActivitySmith(sandbox.api_key, base_url=sandbox.url),
+        TrackerOptions(state_dir=str(tmp_path)),
+    )
+    run = _run([Step("a", S.RUNNING)], deadline_at=NOW)
+    engine.deadline_missed(run)
+    engine.deadline_missed(run)
+    assert engine.flush()
+    [push] = push_bodies(sandbox)
+    assert push["title"] == "etl missed its 08:00 deadline"
