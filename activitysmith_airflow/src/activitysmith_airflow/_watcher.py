@@ -66,6 +66,7 @@ class _Run:
     done: threading.Event = field(default_factory=threading.Event)
     state: RunState | None = None
     ended_elsewhere: float | None = None
+    expected_seconds: float | None = None
 
 
 _CLIENTS: dict[str, tuple[float, Any]] = {}
@@ -101,10 +102,39 @@ def _load_dag(dag_id: str) -> Any:
         return SerializedDagModel.get_dag(dag_id, session=session)
 
 
-def _read_states(
-    dag_id: str, run_id: str
-) -> tuple[list[Any], dict[tuple[str, int], str], str | None]:
-    """The run's task instances, the errors failed task processes left, and the run's state."""
+@dataclass
+class _RunRow:
+    state: str | None = None
+    started_at: float | None = None
+    deadline_at: float | None = None
+
+
+def _history(dag_id: str, limit: int = 5) -> float | None:
+    """The median duration of the DAG's latest successful runs, in seconds."""
+    import statistics
+
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import select
+
+    with _session() as session:
+        rows = session.execute(
+            select(DagRun.start_date, DagRun.end_date)
+            .where(
+                DagRun.dag_id == dag_id,
+                DagRun.state == "success",
+                DagRun.start_date.is_not(None),
+                DagRun.end_date.is_not(None),
+            )
+            .order_by(DagRun.end_date.desc())
+            .limit(limit)
+        ).all()
+    durations = [(end - start).total_seconds() for start, end in rows if end > start]
+    return statistics.median(durations) if durations else None
+
+
+def _read_states(dag_id: str, run_id: str) -> tuple[list[Any], dict[tuple[str, int], str], _RunRow]:
+    """The run's task instances, the errors failed task processes left, and the run's row
+    (its state, start and earliest deadline)."""
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.models.xcom import XComModel
@@ -123,15 +153,36 @@ def _read_states(
                 XComModel.key == ERROR_XCOM_KEY,
             )
         ).all()
-        run_state = session.execute(
-            select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
-        ).scalar()
+        found = session.execute(
+            select(DagRun.id, DagRun.state, DagRun.start_date).where(
+                DagRun.dag_id == dag_id, DagRun.run_id == run_id
+            )
+        ).first()
+        row = _RunRow()
+        if found is not None:
+            state = found[1]
+            row.state = str(getattr(state, "value", state) or "") or None
+            row.started_at = found[2].timestamp() if found[2] else None
+            row.deadline_at = _deadline(session, found[0])
     errors: dict[tuple[str, int], str] = {}
     for task_id, map_index, value in xcoms:
         line = _error_text(value)
         if line:
             errors[(task_id, map_index if map_index is not None else -1)] = line
-    return list(rows), errors, str(getattr(run_state, "value", run_state) or "") or None
+    return list(rows), errors, row
+
+
+def _deadline(session: Any, dagrun_id: int) -> float | None:
+    """The run's earliest Deadline Alert time (Airflow 3.1+), if it has one."""
+    try:
+        from airflow.models.deadline import Deadline
+        from sqlalchemy import func, select
+    except ImportError:  # pragma: no cover - Airflow without Deadline Alerts
+        return None
+    when = session.execute(
+        select(func.min(Deadline.deadline_time)).where(Deadline.dagrun_id == dagrun_id)
+    ).scalar()
+    return when.timestamp() if when is not None else None
 
 
 def _error_text(value: Any) -> str | None:
@@ -218,6 +269,10 @@ class RunWatcher:
                 event.get("logical_date"),
             )
             self._runs[ident] = run
+            try:
+                run.expected_seconds = _history(run.dag_id)
+            except Exception as exc:
+                log.debug("ActivitySmith: no run history for %s (%s)", run.dag_id, exc)
         if event.get("logical_date") is not None:
             run.logical_date = event["logical_date"]
         failure = event.get("failure")
@@ -228,7 +283,9 @@ class RunWatcher:
             run.done = event["done"]
         self._refresh(run)
 
-    def _state(self, run: _Run, rows: list[Any], status: RunStatus) -> RunState:
+    def _state(
+        self, run: _Run, rows: list[Any], status: RunStatus, row: _RunRow | None = None
+    ) -> RunState:
         states = {
             (tid if index is None or index < 0 else f"{tid}_{index}"): state
             for tid, index, state, _ in rows
@@ -245,6 +302,9 @@ class RunWatcher:
             status=status,
             title=title or run.dag_id,
             url=run_url(base, run.dag_id, run.run_id),
+            started_at=row.started_at if row else None,
+            expected_seconds=run.expected_seconds,
+            deadline_at=row.deadline_at if row else None,
         )
 
     def _step_name(self, run: _Run, task_id: str) -> str:
@@ -253,10 +313,10 @@ class RunWatcher:
         return task_id
 
     def _refresh(self, run: _Run) -> None:
-        rows, errors, run_state = _read_states(run.dag_id, run.run_id)
+        rows, errors, row = _read_states(run.dag_id, run.run_id)
         errors.update(run.errors)
         now = time.monotonic()
-        if run.end is None and run_state in ("success", "failed"):
+        if run.end is None and row.state in ("success", "failed"):
             # Ended, but its end event went to another scheduler: that one sends the final
             # state. Stop updating it (an update after the end would restart the activity).
             run.ended_elsewhere = run.ended_elsewhere or now
@@ -264,7 +324,7 @@ class RunWatcher:
                 del self._runs[(run.dag_id, run.run_id)]
             return
         status = run.end[0] if run.end else RunStatus.RUNNING
-        state = self._state(run, rows, status)
+        state = self._state(run, rows, status, row)
         run.state = state
         for task_id, map_index, ti_state, try_number in rows:
             value = str(getattr(ti_state, "value", ti_state) or "")

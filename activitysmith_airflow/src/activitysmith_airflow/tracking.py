@@ -14,7 +14,7 @@ import logging
 from typing import Any, Literal
 from urllib.parse import quote
 
-from activitysmith_core.tracking import Step, StepStatus, TrackerOptions
+from activitysmith_core.tracking import Step, StepStatus, TrackerOptions, aggregate
 
 log = logging.getLogger("activitysmith_airflow.tracking")
 
@@ -38,24 +38,6 @@ def step_status(state: object) -> StepStatus:
     """An Airflow task-instance state (enum, string or None) as a step status."""
     value = getattr(state, "value", state)
     return _STATUS.get(str(value), StepStatus.PENDING) if value else StepStatus.PENDING
-
-
-def aggregate(statuses: list[StepStatus]) -> StepStatus:
-    """One status for several instances (a mapped task) or tasks (a task group)."""
-    if not statuses:
-        return StepStatus.PENDING
-    if all(s.is_finished for s in statuses):
-        for outcome in (StepStatus.FAILED, StepStatus.UPSTREAM_FAILED):
-            if outcome in statuses:
-                return outcome
-        if all(s is StepStatus.SKIPPED for s in statuses):
-            return StepStatus.SKIPPED
-        return StepStatus.SUCCESS
-    if StepStatus.RETRYING in statuses:
-        return StepStatus.RETRYING
-    if StepStatus.RUNNING in statuses or any(s.is_finished for s in statuses):
-        return StepStatus.RUNNING
-    return StepStatus.PENDING
 
 
 def topological_order(tasks: dict[str, Any]) -> list[str]:
@@ -107,13 +89,22 @@ def build_steps(
         base, _, index = key.rpartition("_")
         if index.isdigit() and base in per_task:
             per_task[base].append(step_status(state))
+
+    def running(statuses: list[StepStatus]) -> int:
+        return sum(s is StepStatus.RUNNING for s in statuses)
+
     if granularity == "task":
-        return [Step(tid, aggregate(per_task[tid])) for tid in order]
+        # Each task keeps its top-level group: where the engine folds a DAG with more tasks
+        # than segments, it folds task groups first.
+        return [
+            Step(tid, aggregate(per_task[tid]), _group_of(tasks[tid], tid), running(per_task[tid]))
+            for tid in order
+        ]
     groups: dict[str, list[StepStatus]] = {}
     for tid in order:
         statuses = per_task[tid] or [StepStatus.PENDING]
         groups.setdefault(_group_of(tasks[tid], tid), []).extend(statuses)
-    return [Step(name, aggregate(statuses)) for name, statuses in groups.items()]
+    return [Step(name, aggregate(st), name, running(st)) for name, st in groups.items()]
 
 
 def ui_base_url() -> str:

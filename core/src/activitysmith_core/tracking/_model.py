@@ -148,7 +148,8 @@ class TrackerOptions:
     max_segments: int = 20
     """Above this many steps, steps fold into groups (task groups, else contiguous buckets)."""
     time_left: bool = True
-    """Show an estimate of the time left from the recent runs' durations."""
+    """Show the time left in the subtitle: before the run's deadline, else an estimate from
+    the recent runs' durations (or ``expected_duration``)."""
     expected_duration: float | None = None
     """Seconds a run is expected to take: the estimate without history, and a deadline."""
     deadline: float = 10.0

@@ -127,11 +127,13 @@ def timing(run: RunState, options: TrackerOptions, now: float | None = None) -> 
     if run.status is not RunStatus.RUNNING:
         return None
     now = time.time() if now is None else now
+    if not options.time_left:
+        return None
     if run.deadline_at is not None:
         left = run.deadline_at - now
         return f"deadline in {_duration(left)}" if left > 0 else "deadline passed"
     expected = run.expected_seconds or options.expected_duration
-    if not options.time_left or not expected or run.started_at is None:
+    if not expected or run.started_at is None:
         return None
     left = run.started_at + expected - now
     if left <= 0:
