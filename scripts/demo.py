@@ -159,6 +159,13 @@ def main() -> int:
             stderr=subprocess.STDOUT,
             text=True,
         ),
+        "Airflow DAG activitysmith_warehouse (48 tasks, folded)": subprocess.Popen(
+            [str(ROOT / ".venv-airflow/bin/airflow"), "dags", "test", "activitysmith_warehouse"],
+            env=airflow_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ),
         "Prefect flow etl_flow": subprocess.Popen(
             [
                 str(ROOT / ".venv-prefect/bin/python"),

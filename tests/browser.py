@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from typing import Any
 
 from activitysmith_core import ActivitySmith
+from activitysmith_core.tracking import Engine, RunState, Step, StepStatus, TrackerOptions
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -85,3 +87,54 @@ def populate(client: ActivitySmith) -> None:
         message="ValueError: 3 rows had no id",
         redirection="http://localhost:8080/dags/etl/runs/manual__1",
     )
+
+
+S = StepStatus
+
+
+def glance_runs() -> list[tuple[RunState, list[tuple[str, str | None]]]]:
+    """The runs drawn, and the failures each reports."""
+    now = time.time()
+    wide = [Step(f"load_{i:03d}", S.SUCCESS, f"shard_{i // 20:02d}") for i in range(200)]
+    for i in range(130, 200):
+        wide[i].status = S.PENDING
+    for i in range(130, 136):
+        wide[i].status = S.RUNNING
+    wide[47].status = S.FAILED
+    nightly = RunState(
+        "airflow",
+        "warehouse_load",
+        "scheduled__2026-11-30",
+        wide,
+        title="warehouse_load",
+        url="http://airflow.example.com/dags/warehouse_load/runs/scheduled__2026-11-30",
+        started_at=now - 6 * 60,
+        expected_seconds=9.5 * 60,
+    )
+    etl = RunState(
+        "airflow",
+        "nightly_etl",
+        "scheduled__2026-11-30T05",
+        [
+            Step("extract", S.SUCCESS),
+            Step("transform", S.RUNNING, active=4),
+            Step("load"),
+            Step("report"),
+        ],
+        title="nightly_etl",
+        url="http://airflow.example.com/dags/nightly_etl/runs/scheduled__2026-11-30T05",
+        started_at=now - 60,
+        deadline_at=now + 12 * 60 + 20,
+    )
+    failures = [("validate", "ValueError: 3 rows had no id"), ("dedupe", None), ("publish", None)]
+    return [(nightly, []), (etl, []), (etl, failures)]
+
+
+def populate_glance(client: Any, state_dir: str) -> None:
+    """The glance runs, drawn by the real engine."""
+    engine = Engine(client, TrackerOptions(interval=0.01, push_window=0.2, state_dir=state_dir))
+    for run, failures in glance_runs():
+        engine.update(run)
+        for step, error in failures:
+            engine.step_failed(run, step, error, f"{run.url or ''}/tasks/{step}")
+        engine.flush()

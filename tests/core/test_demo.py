@@ -45,8 +45,10 @@ def test_demo_runs_both_examples(tmp_path: Path) -> None:
     )
     assert summary, text[-3000:]
     runs, finished, activities, updates, pushes = map(int, summary.groups())
-    assert (runs, finished, activities) == (2, 2, 2)
+    assert (runs, finished, activities) == (3, 3, 3)
     assert updates >= 6 and pushes == 1
     assert "Nightly ETL  [Succeeded]" in text and "Nightly ETL (Prefect)  [Succeeded]" in text
     assert "Nightly ETL succeeded" in text  # the success push, rendered
+    assert "Warehouse load  [Succeeded]" in text
+    assert re.search(r"Warehouse load.*\n.*(left|usual)", text), "the time left is shown"
     assert re.search(r"Total time: \d+\.\d s", text)

@@ -275,6 +275,9 @@ def first_line(error: object) -> str | None:
 
 
 def _push(options: TrackerOptions, **fields: Any) -> dict[str, Any]:
+    link = fields.get("redirection")
+    if not (isinstance(link, str) and link.lower().startswith(("http://", "https://"))):
+        fields["redirection"] = None  # a link the API would refuse must not lose the push
     body = {k: v for k, v in fields.items() if v is not None}
     if options.channels:
         body["target"] = {"channels": list(options.channels)}
