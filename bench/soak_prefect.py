@@ -1,7 +1,9 @@
 """Soak: tracked Prefect flow runs while the sandbox injects random faults, then recovers.
 
     .venv-prefect/bin/python bench/soak_prefect.py [RUNS]      (make soak: 30)
-Same figures as bench/soak_airflow.py. Exits 1 if an invariant is broken.
+Same figures as bench/soak_airflow.py. Exits 1 if an invariant is broken. Each tracked run may
+take at most one ``deadline`` (3 s here) longer than the untracked baseline; final states the
+outage kept on disk are delivered by the runs after recovery.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -21,11 +24,12 @@ from soak_airflow import FAULTS
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 TASKS = 5
+DEADLINE = 3.0
 os.environ.update(
     PREFECT_HOME=tempfile.mkdtemp(prefix="soak-prefect-"),
     PREFECT_SERVER_ANALYTICS_ENABLED="false",
     PREFECT_LOGGING_LEVEL="ERROR",
-    ACTIVITYSMITH_PENDING_DIR=tempfile.mkdtemp(),
+    ACTIVITYSMITH_STATE_DIR=tempfile.mkdtemp(prefix="soak-state-"),
 )
 
 
@@ -34,7 +38,6 @@ def main() -> int:
     os.environ.update(ACTIVITYSMITH_API_KEY=KEY, ACTIVITYSMITH_BASE_URL=f"{url}/api")
     from prefect import flow, task
 
-    from activitysmith_core import stream_key
     from activitysmith_prefect import activitysmith_hooks
 
     @task
@@ -46,9 +49,7 @@ def main() -> int:
         return sum(work.map(range(TASKS)).result())
 
     plain = flow(name="soak-plain")(body)
-    tracked = flow(
-        name="soak-tracked", **activitysmith_hooks(budget=2, final_budget=4, settle_timeout=3)
-    )(body)
+    tracked = flow(name="soak-tracked", **activitysmith_hooks(deadline=DEADLINE))(body)
     plain()
     base = []
     for _ in range(3):
@@ -64,28 +65,16 @@ def main() -> int:
             httpx.post(f"{url}/_sandbox/faults", json=faults)
             t0 = time.perf_counter()
             state = tracked(return_state=True)
-            extra.append((time.perf_counter() - t0 - baseline) / TASKS)
+            extra.append(time.perf_counter() - t0 - baseline)
             changed += 0 if state.is_completed() and state.result() == sum(range(TASKS)) else 1
             run_ids.append(str(state.state_details.flow_run_id))
         httpx.post(f"{url}/_sandbox/faults", json={})
-        tracked()
-        snapshot = httpx.get(f"{url}/_sandbox/state").json()
+        snapshot = _recover(url, tracked, run_ids)
         records = httpx.get(f"{url}/_sandbox/requests").json()
     finally:
         proc.terminate()
         proc.wait()
-    by_key = {a["stream_key"]: a for a in snapshot["activities"] if a["stream_key"]}
-    correct = 0
-    for run_id in run_ids:
-        act = by_key.get(stream_key("prefect", "soak-tracked", run_id))
-        cs = act["content_state"] if act else {}
-        if (
-            act
-            and act["status"] != "active"
-            and cs.get("current_step") == TASKS
-            and cs.get("badge", {}).get("title") == "Succeeded"
-        ):
-            correct += 1
+    correct = _correct(snapshot, run_ids)
     failed = sum(1 for r in records if r["fault"] or (r["status"] or 0) >= 400)
     print(
         f"Prefect soak: {RUNS} tracked flow runs x {TASKS} mapped tasks, faults {FAULTS} "
@@ -94,11 +83,45 @@ def main() -> int:
     print(f"  flow runs whose own final state changed: {changed}")
     print(f"  runs with the right final Live Activity after recovery: {correct}/{RUNS}")
     print(
-        f"  extra time per task: median {statistics.median(extra) * 1000:.0f} ms, "
-        f"worst {max(extra) * 1000:.0f} ms (baseline run {baseline:.2f} s)"
+        f"  extra time per run: median {statistics.median(extra):.2f} s, worst "
+        f"{max(extra):.2f} s (deadline {DEADLINE:g} s; baseline run {baseline:.2f} s)"
     )
     print(f"  requests: {len(records)}, of which failed attempts (5xx/429/dropped/hung): {failed}")
-    return 0 if changed == 0 and correct == RUNS else 1
+    bounded = max(extra) <= DEADLINE + 1.5
+    print(f"  every run within one deadline (+1.5 s noise) of the baseline: {bounded}")
+    return 0 if changed == 0 and correct == RUNS and bounded else 1
+
+
+def _correct(snapshot: dict[str, Any], run_ids: list[str]) -> int:
+    """Runs whose activity ended with the right final state (the 5 mapped runs of one task are
+    one segment)."""
+    from activitysmith_core import stream_key
+
+    by_key = {a["stream_key"]: a for a in snapshot["activities"] if a["stream_key"]}
+    correct = 0
+    for run_id in run_ids:
+        act = by_key.get(stream_key("prefect", "soak-tracked", run_id))
+        cs = act["content_state"] if act else {}
+        if (
+            act
+            and act["status"] != "active"
+            and cs.get("current_step") == cs.get("number_of_steps") == 1
+            and cs.get("badge", {}).get("title") == "Succeeded"
+        ):
+            correct += 1
+    return correct
+
+
+def _recover(url: str, tracked: Any, run_ids: list[str], timeout: float = 150) -> Any:
+    """Tracked runs after the outage until every kept final state is delivered (the sender
+    holds requests for a cool-down of up to 60 s after repeated failures)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        tracked()
+        snapshot = httpx.get(f"{url}/_sandbox/state").json()
+        if _correct(snapshot, run_ids) == len(run_ids) or time.monotonic() > deadline:
+            return snapshot
+        time.sleep(2)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ os.environ.update(
     PREFECT_HOME=tempfile.mkdtemp(prefix="bench-prefect-"),
     PREFECT_SERVER_ANALYTICS_ENABLED="false",
     PREFECT_LOGGING_LEVEL="WARNING",
-    ACTIVITYSMITH_PENDING_DIR=tempfile.mkdtemp(),
+    ACTIVITYSMITH_STATE_DIR=tempfile.mkdtemp(prefix="bench-state-"),
 )
 TASKS = 20
 SECONDS = float(os.environ.get("BENCH_TASK_SECONDS", "0.1"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import socket
 import subprocess
@@ -39,7 +40,7 @@ os.environ.update(
         "PREFECT_UI_URL": f"http://127.0.0.1:{PORT}",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "INFO",
-        "ACTIVITYSMITH_PENDING_DIR": str(HOME / "pending"),
+        "ACTIVITYSMITH_STATE_DIR": str(HOME / "state"),
     }
 )
 
@@ -90,6 +91,38 @@ def prefect_server() -> Iterator[str]:
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
+
+
+def _forget_cached_senders() -> None:
+    """tests/conftest.py gives each test fresh senders (they are per process); engines built
+    at import time (module-level flows) cache theirs, so let them fetch the new one."""
+    from activitysmith_core.tracking import Engine
+
+    for obj in gc.get_objects():
+        if isinstance(obj, Engine):
+            obj._sender = None
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test starts like a new process: its own state folder (kept final states and
+    pushes, the "API is down" mark) and no sender left from an earlier test."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("ACTIVITYSMITH_STATE_DIR", str(state))
+    _forget_cached_senders()
+    return state
+
+
+def wait_until_api_retried() -> None:
+    """Sleep through the senders' cool-down after an outage, so the next run reaches the API."""
+    from activitysmith_core.tracking import Sender
+
+    for sender in list(Sender._registry.values()):
+        deadline = time.monotonic() + 10
+        while sender._inflight is not None and time.monotonic() < deadline:
+            time.sleep(0.05)  # a request still hanging from the outage reports back first
+        left = max(sender._down_until - time.monotonic(), sender.store.down_until() - time.time())
+        time.sleep(max(0.0, left) + 0.1)
 
 
 @pytest.fixture

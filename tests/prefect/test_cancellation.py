@@ -1,5 +1,7 @@
-"""Cancellation through a real Prefect Runner: the runner kills the flow's process and runs the
-on_cancellation hooks in its own process, which must end the Live Activity as cancelled."""
+"""Served flows through a real Prefect Runner. A cancellation: the runner kills the flow's process
+and runs the on_cancellation hooks in its own process, which must end the Live Activity as
+cancelled. A crash (the flow's process exits): the runner runs the on_crashed hooks, which end it
+as crashed with the steps that never finished drawn as not run."""
 
 from __future__ import annotations
 
@@ -88,3 +90,33 @@ def test_cancelled_flow_run_ends_as_cancelled(
         return state if state and state.is_cancelled() else None
 
     _wait("the flow run to be cancelled", final_state)
+
+
+def test_crashed_served_flow_draws_unfinished_steps_as_not_run(
+    prefect_sandbox: Any, runner: subprocess.Popen[bytes]
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    def deployment() -> Any:
+        assert runner.poll() is None, (HOME / "runner.log").read_text()[-3000:]
+        with get_client(sync_client=True) as client:
+            try:
+                return client.read_deployment_by_name("dying/crash-test")
+            except Exception:
+                return None
+
+    _wait("the served deployment", deployment)
+    flow_run = run_deployment("dying/crash-test", timeout=0)
+    _wait(
+        "the final DELETE",
+        lambda: any(m == "DELETE" for m, _ in stream_calls(prefect_sandbox)),
+    )
+    final = check_run(prefect_sandbox)
+    assert final["badge"] == {"title": "Crashed", "color": "red"}
+    assert final["number_of_steps"] == final["current_step"] == 2, final
+    assert final["step_colors"] == ["green", "gray"], "the task that never finished: not run"
+    (push,) = pushes(prefect_sandbox)
+    assert push["title"].endswith(": crashed") and "exited" in push["message"], push
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(flow_run.id).state.is_crashed()

@@ -19,8 +19,9 @@ def test_etl_flow_as_live_activity(prefect_sandbox: Any) -> None:
 
     assert etl_flow() == 130
     final = check_run(prefect_sandbox)
-    assert final["number_of_steps"] == 7 and final["current_step"] == 7
-    assert final["step_colors"] == ["green"] * 7
+    # one segment per task: extract (2 runs), transform (mapped, 4 runs), load
+    assert final["number_of_steps"] == 3 and final["current_step"] == 3
+    assert final["step_colors"] == ["green"] * 3
     assert final["badge"] == {"title": "Succeeded", "color": "green"}
     assert final["auto_dismiss_minutes"] == 2
     assert final["title"] == "Nightly ETL (Prefect)"
@@ -45,7 +46,7 @@ def test_failing_flow_pushes_once(prefect_sandbox: Any) -> None:
     (push,) = pushes(prefect_sandbox)
     assert push["title"].startswith("failing-etl") and "validate" in push["title"]
     assert "3 rows had no id" in push["message"] and "\n" not in push["message"]
-    assert "/runs/flow-run/" in push["redirection"]
+    assert "/runs/task-run/" in push["redirection"], "the failing task run's page and logs"
 
 
 class Boom(BaseException):
@@ -110,7 +111,7 @@ def test_async_flow(prefect_sandbox: Any) -> None:
     assert all(inspect.iscoroutinefunction(h) for h in async_flow.on_completion_hooks)
     assert asyncio.run(async_flow()) == 20
     final = check_run(prefect_sandbox)
-    assert final["current_step"] == final["number_of_steps"] == 5
+    assert final["current_step"] == final["number_of_steps"] == 1, "5 runs of one task"
     assert final["title"] == "async"
 
 
@@ -120,7 +121,7 @@ def square(x: int) -> int:
     return x * x
 
 
-@flow(**activitysmith_hooks(poll_interval=0.25))
+@flow(**activitysmith_hooks(interval=0.5, one_segment_per_task_run=True, max_segments=80))
 def concurrent_flow(n: int, m: int) -> int:
     futures = [square.submit(i) for i in range(n)]
     mapped = square.map(range(m))
@@ -137,8 +138,23 @@ def test_concurrent_and_mapped_task_runs(prefect_sandbox: Any) -> None:
     assert final["number_of_steps"] == final["current_step"] == 66
     assert final["step_colors"] == ["green"] * 66
     puts = [m for m, _ in stream_calls(prefect_sandbox) if m == "PUT"]
-    # coalesced: at most one update per poll interval, never one per task run
-    assert len(puts) <= duration / 0.25 + 2 and len(puts) < 66
+    # coalesced: at most one update per interval, never one per task run
+    assert len(puts) <= duration / 0.5 + 2 and len(puts) < 66
+
+
+@flow(**activitysmith_hooks(interval=0.5))
+def grouped_flow(n: int) -> int:
+    first = square(1)
+    return first + sum(square.map(range(n)).result()) + ok()
+
+
+def test_runs_of_one_task_are_one_segment(prefect_sandbox: Any) -> None:
+    assert grouped_flow(20) == 1 + sum(i * i for i in range(20)) + 1
+    final = check_run(prefect_sandbox)
+    assert final["number_of_steps"] == final["current_step"] == 2
+    assert final["step_colors"] == ["green", "green"]
+    shown = {cs["subtitle"] for _, cs in stream_calls(prefect_sandbox)}
+    assert not any("square-" in text for text in shown), shown
 
 
 @flow(name="naïve ETL 🚀 :: a+b", flow_run_name="run:1+2 — ☃ ../x", **activitysmith_hooks())
@@ -163,19 +179,72 @@ def flaky(i: int) -> int:
     return i
 
 
-@flow(**activitysmith_hooks(push_on_task_failure=True))
+@flow(**activitysmith_hooks(one_segment_per_task_run=True))
 def partly_failing_flow() -> list[int]:
     return [f.result() for f in flaky.map(range(3)) if f.state.is_completed()]
 
 
-def test_task_failure_pushes_when_asked(prefect_sandbox: Any) -> None:
+def test_task_failure_pushes_its_own_error(prefect_sandbox: Any) -> None:
     state = partly_failing_flow(return_state=True)
+    assert state.is_completed()
     final = check_run(prefect_sandbox)
     assert final["step_colors"].count("red") == 1 and len(final["step_colors"]) == 3
-    task_pushes = [p for p in pushes(prefect_sandbox) if "flaky" in p["title"]]
-    assert len(task_pushes) == 1, "one push for the task that failed after its retry"
-    assert "task 1 broke" in task_pushes[0]["message"]
-    assert state.is_completed() == (len(pushes(prefect_sandbox)) == 1)
+    (push,) = pushes(prefect_sandbox)
+    assert "flaky" in push["title"] and push["title"].endswith(" failed")
+    assert push["message"] == "RuntimeError: task 1 broke", "the task's error, not 1/3 failed"
+    assert "/runs/task-run/" in push["redirection"]
+
+
+@flow(**activitysmith_hooks(push_on_retry=True, push_window=0))
+def retried_flow() -> list[int]:
+    return [f.result() for f in flaky.map(range(2)) if f.state.is_completed()]
+
+
+def test_retries_push_only_when_asked(prefect_sandbox: Any) -> None:
+    retried_flow()
+    titles = sorted(p["title"] for p in pushes(prefect_sandbox))
+    assert len(titles) == 2 and titles[0].endswith("flaky failed"), titles
+    assert titles[1].endswith("flaky will retry")
+    assert all(p["message"] == "RuntimeError: task 1 broke" for p in pushes(prefect_sandbox))
+
+
+@task
+def broken(i: int) -> int:
+    raise ValueError(f"row {i} is broken\nTraceback ...")
+
+
+@flow(**activitysmith_hooks())
+def six_failures_flow() -> None:
+    for future in broken.map(range(6)):
+        future.wait()
+    raise RuntimeError("6 rows failed")
+
+
+def test_failures_of_one_task_fold_into_one_push(prefect_sandbox: Any) -> None:
+    assert six_failures_flow(return_state=True).is_failed()
+    final = check_run(prefect_sandbox)
+    assert final["step_colors"] == ["red"] and final["badge"]["title"] == "Failed"
+    (push,) = pushes(prefect_sandbox)
+    assert push["title"].endswith(": broken ×6 failed"), push
+    assert push["message"].startswith("ValueError: row ") and "\n" not in push["message"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"push_on_task_failure": True}, "push_on_task_failure: option removed"),
+        ({"poll_interval": 1}, "poll_interval: option removed"),
+        ({"budget": 3}, "budget: option removed; use deadline"),
+        ({"pushh_on_retry": True}, "pushh_on_retry: unknown option"),
+        ({"success_color": "pink"}, "success_color: unknown colour"),
+        ({"deadline": 0}, "deadline: must be > 0"),
+        ({"one_segment_per_task_run": "yes"}, "one_segment_per_task_run: must be True"),
+    ],
+)
+def test_options_are_checked_where_declared(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}"):
+        activitysmith_hooks(**options)
+    activitysmith_hooks(push_on_retry=True, deadline=3, interval=1, channels="a,b")
 
 
 @flow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from activitysmith_core import errors
 from activitysmith_core.sandbox import Faults
 from activitysmith_prefect import activitysmith_hooks, send_push
 
-from .conftest import check_run
+from .conftest import check_run, pushes, wait_until_api_retried
 
 
 def test_notify_flow_uses_every_task_and_the_block(prefect_sandbox: Any) -> None:
@@ -51,42 +52,89 @@ def test_task_validation_names_the_field(prefect_sandbox: Any) -> None:
     assert prefect_sandbox.requests == []
 
 
+DEADLINE = 3.0
+MARGIN = 1.5  # scheduling noise between two real flow runs, and the last in-flight request
+
+
 @task
 def step(i: int) -> int:
     return i
 
 
-@flow(**activitysmith_hooks(budget=1.5, final_budget=3.0, settle_timeout=2.0))
-def tracked(n: int = 3) -> int:
+@task
+def fails(i: int) -> int:
+    raise ValueError(f"row {i} is broken")
+
+
+def _body(n: int = 3, failing: int = 0) -> int:
+    for future in fails.map(range(failing)):
+        future.wait()
+    if failing:
+        raise RuntimeError(f"{failing} rows failed")
     return sum(step.map(range(n)).result())
 
 
-@pytest.mark.parametrize(
-    "faults",
-    [
-        Faults(error_rate=1.0, status=500),
-        Faults(rate_limit_burst=100, retry_after=1),
-        Faults(hang_rate=1.0, hang_seconds=30),
-        Faults(down=True),
-    ],
-    ids=["500", "429", "hang", "down"],
-)
-def test_faults_never_change_the_flow(prefect_sandbox: Any, faults: Faults) -> None:
-    prefect_sandbox.set_faults(faults)
+untracked = flow(name="untracked")(_body)
+tracked = flow(name="tracked", **activitysmith_hooks(deadline=DEADLINE))(_body)
+
+
+def _timed(fn: Any, *args: Any) -> tuple[float, Any]:
     started = time.monotonic()
-    state = tracked(3, return_state=True)
-    elapsed = time.monotonic() - started
-    assert state.is_completed() and state.result() == 3
-    # the poller works off the flow's threads; the final hook is bounded by its budget
-    assert elapsed < 3.0 + 2.0 + 30
+    state = fn(*args, return_state=True)
+    return time.monotonic() - started, state
+
+
+def _private(root: Path) -> list[Path]:
+    """Every kept file, after checking the folders are 0700 and the files 0600."""
+    kept = [p for p in root.rglob("*") if p.is_file() and p.name.endswith(".json")]
+    for path in [root, *root.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
+    return kept
+
+
+@pytest.mark.parametrize(
+    ("faults", "failing"),
+    [
+        (Faults(error_rate=1.0, status=500), 0),
+        (Faults(rate_limit_burst=1000, retry_after=1), 0),
+        (Faults(hang_rate=1.0, hang_seconds=30), 0),
+        (Faults(down=True), 0),
+        (Faults(hang_rate=1.0, hang_seconds=30), 6),
+        (Faults(error_rate=1.0, status=500), 6),
+    ],
+    ids=["500", "429", "hang", "down", "hang-6-failing", "500-6-failing"],
+)
+def test_an_outage_costs_at_most_one_deadline(
+    prefect_sandbox: Any, fresh_process_state: Path, faults: Faults, failing: int
+) -> None:
+    _timed(untracked, 3, failing)  # warm up: the first flow run of a process is slower
+    plain, plain_state = _timed(untracked, 3, failing)
+    prefect_sandbox.set_faults(faults)
+    elapsed, state = _timed(tracked, 3, failing)
+    assert state.is_failed() == plain_state.is_failed() == bool(failing)
+    if not failing:
+        assert state.result() == 3
+    assert elapsed - plain <= DEADLINE + MARGIN, (elapsed, plain)
+    # the final state (and the folded failure push) are kept, privately, for a later run
+    kept = _private(fresh_process_state)
+    kinds = sorted(p.name.split("-", 1)[0] for p in kept)
+    assert kinds == (["final", "push"] if failing else ["final"]), kinds
+
     prefect_sandbox.set_faults(Faults())
-    tracked(2)  # the next run reaches the API: the first run's final state is delivered
+    prefect_sandbox.reset()
+    wait_until_api_retried()
+    assert tracked(2) == 1  # the next run reaches the API and delivers what was kept
     ended = [a for a in prefect_sandbox.activities.values() if a["status"] != "active"]
-    assert len(ended) == 2
-    assert all(a["content_state"]["badge"]["title"] == "Succeeded" for a in ended)
+    badges = sorted(a["content_state"]["badge"]["title"] for a in ended)
+    assert badges == (["Failed", "Succeeded"] if failing else ["Succeeded", "Succeeded"])
+    if failing:
+        (push,) = pushes(prefect_sandbox)
+        assert push["title"].endswith(": fails ×6 failed") and "row " in push["message"]
+    assert not _private(fresh_process_state), "delivered, so no longer kept"
 
 
 def test_recovered_run_is_clean(prefect_sandbox: Any) -> None:
     tracked(4)
     final = check_run(prefect_sandbox)
-    assert final["current_step"] == 4
+    assert final["current_step"] == 1 and final["step_colors"] == ["green"]

@@ -1,32 +1,40 @@
-"""Flow runs as segmented_progress Live Activities, through Prefect's state hooks.
+"""Flow runs as segmented_progress Live Activities: a thin adapter over the core's engine.
 
-``on_running`` starts a small background poller that reads the flow run's task runs from the
-Prefect API (every ``poll_interval`` seconds) and sends the absolute state only when it changed,
-so a burst of concurrent task runs coalesces into one update and nothing runs on the flow's
-threads. The terminal hooks stop the poller, read the task runs one last time and end the
-activity with the final state; a failed, crashed or timed-out run also sends one push.
+Prefect's task engine reports every state change of every task run (called, submitted, mapped,
+on any thread of any task runner) in the flow run's own process, through
+``emit_task_run_state_change_event``, the function that emits its ``prefect.task-run.*`` events.
+The tracker listens there: a listener updates the run's state in memory and hands it to the
+core's :class:`~activitysmith_core.tracking.Engine`, which queues it (no network I/O on the
+flow's threads, no polling of the Prefect API). The terminal hooks call ``engine.finish`` then
+``engine.flush`` once, bounded by the ``deadline`` option.
 
-Why polling: task hooks would have to be attached to every task, and events need a websocket
-per run; reading task runs by flow-run id sees every task, however it was submitted or mapped,
-and gives absolute state that can never go backwards. API errors (such as SQLite's "database is
-locked" under load) are logged and the next poll tries again.
+The Prefect API is read only when a terminal hook runs in a process that did not run the flow
+(a Runner's ``on_cancellation`` / ``on_crashed`` hooks after it killed or lost the flow's
+process): one paged read of the flow run's task runs, in the background, within half of the
+deadline. The block, when given by name, is loaded once per tracker and process, off the
+flow's threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
+import sys
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from activitysmith_core.tracking import (
-    RunReporter,
+    Engine,
     RunState,
     RunStatus,
     Step,
     StepStatus,
     TrackerOptions,
+    aggregate,
 )
 
 if TYPE_CHECKING:
@@ -34,48 +42,73 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("activitysmith_prefect.tracking")
 
+TRACKER_OPTIONS = frozenset(f.name for f in fields(TrackerOptions))
+"""The engine's options, accepted as they are by :class:`FlowRunTracker`."""
+
+PREFECT_OPTIONS = frozenset({"one_segment_per_task_run"})
+
+REMOVED_OPTIONS: dict[str, str] = {
+    "push_on_task_failure": "a task run that fails for good now pushes its own error with "
+    "push_on_failure (on by default); use push_on_retry for retries",
+    "budget": "use deadline (seconds the one flush at the run's end may take)",
+    "final_budget": "use deadline (seconds the one flush at the run's end may take)",
+    "poll_interval": "task runs are followed through Prefect's in-process events; "
+    "interval paces the updates",
+    "settle_timeout": "no longer needed: the final state comes from the flow run's own process",
+}
+
 _TASK_STATE: dict[str, StepStatus] = {
     "COMPLETED": StepStatus.SUCCESS,
     "FAILED": StepStatus.FAILED,
-    "CRASHED": StepStatus.FAILED,
+    "CRASHED": StepStatus.NOT_RUN,
     "CANCELLED": StepStatus.SKIPPED,
     "RUNNING": StepStatus.RUNNING,
     "CANCELLING": StepStatus.RUNNING,
     "PAUSED": StepStatus.RUNNING,
 }
+_STATE_PREFIXES = (
+    "Task run encountered an exception: ",
+    "Task run encountered an exception ",
+    "Flow run encountered an exception. ",
+    "Flow run encountered an exception: ",
+)
+
+
+def _kind(obj: Any) -> str:
+    kind = getattr(obj, "type", None) or getattr(obj, "state_type", None)
+    return str(getattr(kind, "value", kind) or "")
 
 
 def task_step_status(state_type: object, state_name: str | None) -> StepStatus:
-    """A Prefect task-run state as a step status (AwaitingRetry/Retrying count as retrying)."""
+    """A Prefect task-run state as a step status (AwaitingRetry/Retrying count as retrying;
+    a task whose upstream failed waits as "NotReady"; a crashed task run was interrupted (by a
+    timeout, a cancellation, a dying process) and is drawn as not run, not as a failure)."""
     if state_name in ("AwaitingRetry", "Retrying"):
         return StepStatus.RETRYING
+    if state_name == "NotReady":
+        return StepStatus.UPSTREAM_FAILED
     value = str(getattr(state_type, "value", state_type) or "")
     return _TASK_STATE.get(value, StepStatus.PENDING)
 
 
-def _state_type(obj: Any) -> str:
-    kind = getattr(obj, "state_type", None) or getattr(obj, "type", None)
-    return str(getattr(kind, "value", kind))
-
-
-def _step_status(task_run: Any, run_status: RunStatus) -> StepStatus:
-    status = task_step_status(task_run.state_type, task_run.state_name)
-    if _state_type(task_run) == "CRASHED" and run_status is RunStatus.CANCELLED:
-        return StepStatus.SKIPPED  # killed by the cancellation, not a failure of its own
-    return status
-
-
 def flow_run_status(state: Any) -> RunStatus:
     """The final status of a flow run from its terminal state."""
-    kind = str(getattr(state.type, "value", state.type))
+    kind = _kind(state)
     if kind == "COMPLETED":
         return RunStatus.SUCCESS
     if kind == "CRASHED":
         return RunStatus.CRASHED
     if kind in ("CANCELLED", "CANCELLING"):
         return RunStatus.CANCELLED
-    text = f"{state.name} {state.message or ''}".lower()
+    text = f"{getattr(state, 'name', '')} {getattr(state, 'message', '') or ''}".lower()
     return RunStatus.TIMED_OUT if "timed out" in text or "timeout" in text else RunStatus.FAILED
+
+
+def _message(state: Any) -> str | None:
+    message = str(getattr(state, "message", "") or "").strip()
+    for prefix in _STATE_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message or None
 
 
 def _resolve_block(block: Any) -> ActivitySmithBlock | None:
@@ -86,62 +119,394 @@ def _resolve_block(block: Any) -> ActivitySmithBlock | None:
     return ActivitySmith.load(block, _sync=True)  # type: ignore[no-any-return,call-arg,return-value]
 
 
+class _ClientFactory:
+    """Builds the core client from the block (picklable: it travels with served flows)."""
+
+    def __init__(self, block: Any) -> None:
+        self.block = block
+
+    def __call__(self) -> Any:
+        resolved = _resolve_block(self.block)
+        if resolved is not None:
+            return resolved.get_client()
+        from activitysmith_core import ActivitySmith
+
+        return ActivitySmith()
+
+
+def _ui_url(obj: Any) -> str | None:
+    try:
+        from prefect.utilities.urls import url_for
+
+        url = url_for(obj)
+        return str(url) if url else None
+    except Exception:
+        return None
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _task_name(task_run: Any) -> str:
+    """The task's own name: a task run is named ``<task>-<dynamic key>`` (or its first three
+    characters) unless ``task_run_name`` renamed it."""
+    name = str(task_run.name)
+    dynamic = str(getattr(task_run, "dynamic_key", "") or "")
+    for suffix in (dynamic, dynamic[:3]):
+        if suffix and name.endswith(f"-{suffix}") and len(name) > len(suffix) + 1:
+            return name[: -len(suffix) - 1]
+    try:
+        from prefect.context import TaskRunContext
+
+        context = TaskRunContext.get()
+        if context is not None and context.task_run.id == task_run.id:
+            return str(context.task.name)
+    except Exception:
+        pass
+    return name
+
+
+def _timestamp(value: Any) -> float | None:
+    try:
+        return float(value.timestamp()) if value is not None else None
+    except Exception:
+        return None
+
+
+@dataclass(frozen=True)
+class _Failure:
+    step: str
+    error: object
+    log_url: str | None
+    retrying: bool
+    ident: str
+
+
+class _Run:
+    """What one flow run's process knows of its task runs, and its engine calls."""
+
+    def __init__(self, tracker: FlowRunTracker, flow: Any, flow_run: Any) -> None:
+        self.tracker = tracker
+        self.flow_name = str(getattr(flow, "name", None) or flow_run.flow_id)
+        self.flow_run = flow_run
+        self.url = _ui_url(flow_run)
+        self.lock = threading.Lock()
+        self.groups: dict[str, tuple[str, str]] = {}  # key -> (segment, task), as they appear
+        self.task_runs: dict[str, tuple[str, StepStatus]] = {}  # id -> (segment key, status)
+        self.ready = False
+        self.started_at = _timestamp(getattr(flow_run, "start_time", None)) or time.time()
+        timeout = getattr(flow, "timeout_seconds", None)
+        self.deadline_at = self.started_at + float(timeout) if timeout else None
+        self.expected_seconds: float | None = None
+        self.pending: list[_Failure] = []
+
+    def record(self, task_run: Any, status: StepStatus) -> str:
+        """Record a task run's status; returns its segment's name."""
+        task = _task_name(task_run)
+        if self.tracker.one_segment_per_task_run:
+            key, name = str(task_run.id), str(task_run.name)
+        else:
+            key, name = f"{getattr(task_run, 'task_key', '')}|{task}", task
+        with self.lock:
+            if self.tracker.one_segment_per_task_run or key not in self.groups:
+                self.groups[key] = (name, task)
+            self.task_runs[str(task_run.id)] = (key, status)
+            return self.groups[key][0]
+
+    def state(self, status: RunStatus = RunStatus.RUNNING) -> RunState:
+        with self.lock:
+            by_key: dict[str, list[StepStatus]] = {key: [] for key in self.groups}
+            for key, step_status in self.task_runs.values():
+                by_key[key].append(step_status)
+            per_task = self.tracker.one_segment_per_task_run
+            steps = [
+                Step(
+                    self.groups[key][0],
+                    aggregate(runs),
+                    self.groups[key][1] if per_task else None,
+                    sum(r in (StepStatus.RUNNING, StepStatus.RETRYING) for r in runs),
+                )
+                for key, runs in by_key.items()
+            ]
+        flow_run = self.flow_run
+        return RunState(
+            orchestrator="prefect",
+            pipeline_id=self.flow_name,
+            run_id=str(flow_run.id),
+            steps=steps,
+            status=status,
+            title=f"{self.flow_name} · {flow_run.name}",
+            url=self.url,
+            total_steps=self.tracker.options.total_steps,
+            started_at=self.started_at,
+            expected_seconds=self.expected_seconds,
+            deadline_at=self.deadline_at,
+        )
+
+    def task_changed(self, task_run: Any, state: Any, error: BaseException | None) -> None:
+        """A task run of this flow run changed state (called on the task's thread)."""
+        self._refresh_name()
+        status = task_step_status(_kind(state), getattr(state, "name", None))
+        name = self.record(task_run, status)
+        failure: _Failure | None = None
+        if status is StepStatus.FAILED or (
+            status is StepStatus.RETRYING and self.tracker.options.push_on_retry
+        ):
+            retrying = status is StepStatus.RETRYING
+            count = getattr(task_run, "run_count", 0)
+            failure = _Failure(
+                name,
+                error if error is not None else _message(state),
+                _ui_url(task_run) or self.url,
+                retrying,
+                f"{task_run.id}|{count}" if retrying else str(task_run.id),
+            )
+        with self.lock:
+            if not self.ready:
+                if failure is not None:
+                    self.pending.append(failure)
+                return  # the warm-up thread shows it once the client is built
+        self.report(failure)
+
+    def report(self, failure: _Failure | None = None) -> None:
+        """Hand the current state, and a failure, to the engine (which only queues)."""
+        engine = self.tracker.engine
+        run = self.state()
+        engine.update(run)
+        if failure is not None:
+            engine.step_failed(
+                run,
+                failure.step,
+                failure.error,
+                failure.log_url,
+                retrying=failure.retrying,
+                ident=failure.ident,
+            )
+
+    def mark_ready(self) -> None:
+        """The client is built: report what happened meanwhile."""
+        with self.lock:
+            self.ready = True
+            pending, self.pending = self.pending, []
+        if self.task_runs:
+            self.report()
+        for failure in pending:
+            self.report(failure)
+
+    def _refresh_name(self) -> None:
+        """A templated ``flow_run_name`` may be applied after ``on_running`` (Prefect 3.6)."""
+        try:
+            from prefect.context import FlowRunContext
+
+            context = FlowRunContext.get()
+            current = getattr(context, "flow_run", None)
+            if current is not None and current.id == self.flow_run.id:
+                self.flow_run = current
+        except Exception:
+            pass
+
+    def load(self, timeout: float) -> None:
+        """Read the task runs from the Prefect API (a hook in another process than the flow's):
+        one paged read in the background, waited for at most ``timeout`` seconds."""
+        found: list[Any] = []
+
+        def read() -> None:
+            from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+            client = _prefect_client()
+            offset = 0
+            while True:
+                page = client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[self.flow_run.id])),
+                    limit=200,
+                    offset=offset,
+                )
+                found.extend(page)
+                if len(page) < 200:
+                    return
+                offset += 200
+
+        reader = threading.Thread(target=_logged(read), name="activitysmith-read", daemon=True)
+        reader.start()
+        reader.join(timeout)
+        ordered = sorted(
+            list(found),
+            key=lambda t: (str(getattr(t, "expected_start_time", "") or ""), str(t.created or "")),
+        )
+        for task_run in ordered:
+            status = task_step_status(task_run.state_type, task_run.state_name)
+            name = self.record(task_run, status)
+            if status is StepStatus.FAILED:
+                error = _message(getattr(task_run, "state", None))
+                self.pending.append(
+                    _Failure(name, error, _ui_url(task_run) or self.url, False, str(task_run.id))
+                )
+
+
+def _logged(fn: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            fn()
+        except Exception as exc:
+            log.warning("ActivitySmith: reading the task runs from Prefect failed: %s", exc)
+
+    return run
+
+
+_client_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+
+
+def _prefect_client() -> Any:
+    """One sync Prefect client per process and API URL (Prefect's client retries 429s with
+    their Retry-After)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import get_current_settings
+
+    url = str(get_current_settings().api.url)
+    with _client_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = get_client(sync_client=True)
+            client.__enter__()
+            _clients[url] = client
+        return client
+
+
+def _recent_duration(flow_run: Any) -> float | None:
+    """The median duration of the flow's last five completed runs (one request), for the time
+    left."""
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    runs = _prefect_client().read_flow_runs(
+        flow_filter=FlowFilter(id=FlowFilterId(any_=[flow_run.flow_id])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))
+        ),
+        sort=FlowRunSort.END_TIME_DESC,
+        limit=5,
+    )
+    durations = [r.total_run_time.total_seconds() for r in runs if r.total_run_time]
+    return statistics.median(durations) if durations else None
+
+
+class _Listener:
+    """Routes the task-run state changes Prefect reports in this process to the tracked runs.
+
+    Installed once per process by wrapping ``emit_task_run_state_change_event`` where Prefect's
+    task engine and tasks call it; the wrapper returns Prefect's own result and never raises.
+    """
+
+    def __init__(self) -> None:
+        self.runs: dict[str, _Run] = {}
+        self.lock = threading.Lock()
+        self.installed = False
+
+    def install(self) -> bool:
+        with self.lock:
+            if self.installed:
+                return True
+            try:
+                import prefect.task_engine as task_engine
+                import prefect.utilities.engine as engine_utilities
+            except ImportError as exc:  # pragma: no cover - a future Prefect
+                log.warning("ActivitySmith: cannot follow task runs: %s", exc)
+                return False
+            for module in (task_engine, engine_utilities):
+                original = getattr(module, "emit_task_run_state_change_event", None)
+                if original is None or getattr(original, "__activitysmith__", False):
+                    continue
+                module.emit_task_run_state_change_event = self._wrap(original)  # type: ignore[attr-defined]
+            self.installed = True
+            return True
+
+    def _wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def emit_task_run_state_change_event(*args: Any, **kwargs: Any) -> Any:
+            event = original(*args, **kwargs)
+            if self.runs:
+                self.dispatch(args, kwargs)
+            return event
+
+        emit_task_run_state_change_event.__activitysmith__ = True  # type: ignore[attr-defined]
+        emit_task_run_state_change_event.__wrapped__ = original  # type: ignore[attr-defined]
+        return emit_task_run_state_change_event
+
+    def dispatch(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            task_run = kwargs["task_run"] if "task_run" in kwargs else args[0]
+            state = kwargs["validated_state"] if "validated_state" in kwargs else args[2]
+            run = self.runs.get(str(task_run.flow_run_id))
+            if run is None or state is None:
+                return
+            handled = sys.exc_info()[1]
+            error = handled if _kind(state) in ("FAILED", "SCHEDULED", "RUNNING") else None
+            run.task_changed(task_run, state, error)
+        except Exception as exc:
+            log.warning("ActivitySmith: task-run change skipped: %s", exc)
+
+    def add(self, run: _Run) -> None:
+        with self.lock:
+            self.runs[str(run.flow_run.id)] = run
+
+    def pop(self, flow_run_id: object) -> _Run | None:
+        with self.lock:
+            return self.runs.pop(str(flow_run_id), None)
+
+
+_listener = _Listener()
+
+
+def _split_options(options: dict[str, Any]) -> dict[str, Any]:
+    for name in sorted(options):
+        if name in REMOVED_OPTIONS:
+            raise ValueError(f"{name}: option removed; {REMOVED_OPTIONS[name]}")
+        if name not in TRACKER_OPTIONS:
+            raise ValueError(
+                f"{name}: unknown option; use one of "
+                f"{', '.join(sorted(TRACKER_OPTIONS | PREFECT_OPTIONS))}"
+            )
+    return options
+
+
 class FlowRunTracker:
-    """Builds the state hooks; one instance may serve many flows and runs."""
+    """Builds the state hooks; one instance may serve many flows and runs.
+
+    ``options`` are :class:`~activitysmith_core.tracking.TrackerOptions` fields (checked here,
+    naming a bad or unknown option); ``one_segment_per_task_run`` draws each task run as its
+    own segment instead of one segment per task.
+    """
 
     def __init__(
         self,
         block: ActivitySmithBlock | str | None = None,
         *,
-        channels: list[str] | str | None = None,
-        title: str | None = None,
-        total_steps: int | None = None,
-        push_on_failure: bool = True,
-        push_on_task_failure: bool = False,
-        push_on_success: bool = False,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        icon: str | None = None,
-        poll_interval: float = 0.5,
-        settle_timeout: float = 5.0,
-        budget: float = 10.0,
-        final_budget: float = 30.0,
-        **colors: str,
+        one_segment_per_task_run: bool = False,
+        **options: Any,
     ) -> None:
-        if poll_interval <= 0:
-            raise ValueError("poll_interval: must be > 0 seconds")
-        if total_steps is not None and total_steps < 1:
-            raise ValueError("total_steps: must be >= 1")
+        if not isinstance(one_segment_per_task_run, bool):
+            raise ValueError(
+                f"one_segment_per_task_run: must be True or False, not {one_segment_per_task_run!r}"
+            )
         self.block = block
-        self.title = title
-        self.total_steps = total_steps
-        self.poll_interval = poll_interval
-        self.push_on_task_failure = push_on_task_failure
-        self.settle_timeout = settle_timeout
-        self.options = TrackerOptions(
-            channels=channels,  # type: ignore[arg-type]
-            push_on_failure=push_on_failure,
-            push_on_success=push_on_success,
-            auto_dismiss_minutes=auto_dismiss_minutes,
-            auto_dismiss_seconds=auto_dismiss_seconds,
-            icon=icon,
-            budget=budget,
-            final_budget=final_budget,
-            **colors,  # type: ignore[arg-type]
-        )
-        self._pollers: dict[str, _Poller] = {}
-        self._lock = threading.Lock()
+        self.one_segment_per_task_run = one_segment_per_task_run
+        self.options = TrackerOptions(**_split_options(options))
+        self.engine = Engine(_ClientFactory(block), self.options)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # A served flow is cloudpickled with its hooks: leave out the lock and live pollers.
-        state = self.__dict__.copy()
-        del state["_lock"], state["_pollers"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._pollers = {}
-        self._lock = threading.Lock()
+    def __repr__(self) -> str:
+        return f"FlowRunTracker(options={self.options!r})"
 
     # -- the hooks ----------------------------------------------------------------------------
     def hooks(self, asynchronous: bool = False) -> dict[str, list[Callable[..., Any]]]:
@@ -156,282 +521,72 @@ class FlowRunTracker:
             "on_cancellation": [final],
         }
 
-    def on_running(self, flow: Any, flow_run: Any, state: Any) -> Any:
-        """Start following the run (returns a coroutine under the async engine)."""
-        if _in_event_loop():
-            return asyncio.to_thread(self._start, flow, flow_run)
+    def on_running(self, flow: Any, flow_run: Any, state: Any) -> None:
+        """Start following the run's task runs (no network I/O here)."""
         self._start(flow, flow_run)
-        return None
 
     def on_final(self, flow: Any, flow_run: Any, state: Any) -> Any:
-        """End the activity with the final state, and push a failure."""
+        """End the activity and flush, within ``deadline`` (a coroutine under an event loop)."""
         if _in_event_loop():
             return asyncio.to_thread(self._finish, flow, flow_run, state)
         self._finish(flow, flow_run, state)
         return None
 
     async def aon_running(self, flow: Any, flow_run: Any, state: Any) -> None:
-        """Async :meth:`on_running` for async flows; the work stays off the event loop."""
-        await asyncio.to_thread(self._start, flow, flow_run)
+        """Async :meth:`on_running` for async flows."""
+        self._start(flow, flow_run)
 
     async def aon_final(self, flow: Any, flow_run: Any, state: Any) -> None:
-        """Async :meth:`on_final` for async flows; the work stays off the event loop."""
+        """Async :meth:`on_final` for async flows; the flush stays off the event loop."""
         await asyncio.to_thread(self._finish, flow, flow_run, state)
 
     # -- work ---------------------------------------------------------------------------------
-    def _reporter(self) -> RunReporter:
-        block = self.block
-
-        def client() -> Any:
-            resolved = _resolve_block(block)
-            if resolved is not None:
-                return resolved.get_client()
-            from activitysmith_core import ActivitySmith
-
-            return ActivitySmith()
-
-        return RunReporter(client, self.options)
-
     def _start(self, flow: Any, flow_run: Any) -> None:
         try:
-            poller = _Poller(self, flow, flow_run)
-            with self._lock:
-                old = self._pollers.pop(str(flow_run.id), None)
-                self._pollers[str(flow_run.id)] = poller
-            if old:
-                old.stop()
-            poller.start()
+            if not _listener.install():
+                return
+            run = _Run(self, flow, flow_run)
+            _listener.add(run)
+            threading.Thread(
+                target=self._warm_up, args=(run,), name="activitysmith-start", daemon=True
+            ).start()
         except Exception as exc:
             log.warning("ActivitySmith: could not start tracking %s: %s", flow_run.name, exc)
 
-    def _finish(self, flow: Any, flow_run: Any, state: Any) -> None:
+    def _warm_up(self, run: _Run) -> None:
+        """Build the client (a block given by name is loaded from Prefect) off the flow's
+        threads, then show what happened meanwhile."""
         try:
-            with self._lock:
-                poller = self._pollers.pop(str(flow_run.id), None)
-            if poller is None:
-                poller = _Poller(self, flow, flow_run)
-            poller.stop()
+            _ = self.engine.sender
+        except Exception as exc:
+            log.warning("ActivitySmith: tracking %s disabled: %s", run.flow_run.name, exc)
+            return
+        run.mark_ready()
+        options = self.options
+        if options.time_left and options.expected_duration is None and run.deadline_at is None:
+            try:
+                run.expected_seconds = _recent_duration(run.flow_run)
+            except Exception as exc:
+                log.debug("ActivitySmith: no estimate from recent runs (%s)", exc)
+
+    def _finish(self, flow: Any, flow_run: Any, state: Any) -> None:
+        started = time.monotonic()
+        deadline = self.options.deadline
+        try:
+            run = _listener.pop(flow_run.id)
+            if run is None or not run.task_runs:
+                run = _Run(self, flow, flow_run)
+                run.load(deadline / 2)
+            run.flow_run = flow_run
+            run.url = _ui_url(flow_run) or run.url
             status = flow_run_status(state)
-            run = poller.settled_state(status)
-            reporter = poller.reporter
-            reporter.finish(run)
-            poller.push_task_failures(run)
-            if status in (RunStatus.FAILED, RunStatus.CRASHED, RunStatus.TIMED_OUT):
-                if self.options.push_on_failure:
-                    failed = next(
-                        (s.name for s in run.steps if s.status is StepStatus.FAILED), None
-                    )
-                    reporter.push_failure(run, failed, _error_line(state), run.url)
-            elif status is RunStatus.SUCCESS and self.options.push_on_success:
-                reporter.push_success(run)
-            reporter.close()
+            final = run.state(status)
+            if not run.ready:
+                run.mark_ready()
+            self.engine.finish(final, error=_message(state))
+            self.engine.flush(max(0.1, deadline - (time.monotonic() - started)))
         except Exception as exc:
             log.warning("ActivitySmith: final state of %s not sent: %s", flow_run.name, exc)
-
-    def run_state(
-        self, flow: Any, flow_run: Any, task_runs: list[Any], status: RunStatus = RunStatus.RUNNING
-    ) -> RunState:
-        """The absolute state of a flow run from its task runs."""
-        ordered = sorted(
-            task_runs,
-            key=lambda t: (
-                str(getattr(t, "expected_start_time", "") or ""),
-                str(t.created or ""),
-                t.name,
-            ),
-        )
-        steps = [Step(t.name, _step_status(t, status)) for t in ordered]
-        return RunState(
-            orchestrator="prefect",
-            pipeline_id=getattr(flow, "name", None) or str(flow_run.flow_id),
-            run_id=str(flow_run.id),
-            steps=steps,
-            status=status,
-            title=self.title or f"{getattr(flow, 'name', 'flow')} · {flow_run.name}",
-            url=_ui_url(flow_run),
-            total_steps=self.total_steps,
-        )
-
-
-def _error_line(state: Any) -> str | None:
-    message = str(getattr(state, "message", "") or "")
-    for prefix in ("Flow run encountered an exception. ", "Flow run encountered an exception: "):
-        message = message.removeprefix(prefix)
-    return message or None
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def _ui_url(flow_run: Any) -> str | None:
-    try:
-        from prefect.utilities.urls import url_for
-
-        url = url_for(flow_run)
-        return str(url) if url else None
-    except Exception:
-        return None
-
-
-class _Poller:
-    """Follows one flow run's task runs on a daemon thread and sends changes."""
-
-    def __init__(self, tracker: FlowRunTracker, flow: Any, flow_run: Any) -> None:
-        self.tracker = tracker
-        self.flow = flow
-        self.flow_run = flow_run
-        self.reporter = tracker._reporter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, daemon=True, name=f"activitysmith-{flow_run.name}"
-        )
-        self._last_done = -1
-        self.task_runs: list[Any] = []
-        self._pushed: set[str] = set()
-        self._settings = _current_settings()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=self.tracker.options.budget + 1)
-
-    def read_task_runs(self) -> list[Any]:
-        from prefect.client.orchestration import get_client
-        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-        with _settings_context(self._settings), get_client(sync_client=True) as client:
-            return list(
-                client.read_task_runs(
-                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[self.flow_run.id])),
-                )
-            )
-
-    def run_state(self, status: RunStatus = RunStatus.RUNNING, retries: int = 0) -> RunState:
-        for attempt in range(retries + 1):
-            try:
-                task_runs = self.read_task_runs()
-                self.task_runs = task_runs
-                break
-            except Exception as exc:  # e.g. "database is locked" on the SQLite server
-                log.debug("ActivitySmith: reading task runs failed (%s)", exc)
-                if attempt == retries:
-                    task_runs = []
-                else:
-                    self._stop.wait(0.2) if status is RunStatus.RUNNING else _sleep(0.2)
-        return self.tracker.run_state(self.flow, self.flow_run, task_runs, status)
-
-    def _refresh_flow_run(self) -> None:
-        """Re-read the flow run: a templated ``flow_run_name`` may be applied after on_running
-        (Prefect 3.6 does so)."""
-        from prefect.client.orchestration import get_client
-
-        try:
-            with _settings_context(self._settings), get_client(sync_client=True) as client:
-                self.flow_run = client.read_flow_run(self.flow_run.id)
-        except Exception as exc:
-            log.debug("ActivitySmith: could not re-read the flow run (%s)", exc)
-
-    def _being_cancelled(self) -> bool:
-        """Whether crashed task runs come from the flow run being cancelled (checked only when
-        a task run crashed, so a poll costs one request otherwise)."""
-        if not any(_state_type(t) == "CRASHED" for t in self.task_runs):
-            return False
-        self._refresh_flow_run()
-        state = getattr(self.flow_run, "state", None)
-        return state is not None and _state_type(state) in ("CANCELLING", "CANCELLED")
-
-    def settled_state(self, status: RunStatus) -> RunState:
-        """The final state, once the server has recorded the task runs' last transitions
-        (Prefect records task states asynchronously, so the last ones may lag the flow)."""
-        import time
-
-        deadline = time.monotonic() + self.tracker.settle_timeout
-        self._refresh_flow_run()
-        previous: list[tuple[str, str]] | None = None
-        while True:
-            run = self.run_state(status, retries=3)
-            snapshot = [(s.name, s.status.value) for s in run.steps]
-            settled = all(s.status.is_finished for s in run.steps)
-            # Settled twice in a row: task runs whose creation the server had not yet
-            # recorded would otherwise be missed.
-            if (settled and snapshot == previous) or time.monotonic() >= deadline:
-                return run
-            previous = snapshot if settled else None
-            _sleep(0.25)
-
-    def push_task_failures(self, run: RunState) -> None:
-        """One push per task run that failed for good (retries exhausted), when asked."""
-        if not self.tracker.push_on_task_failure:
-            return
-        for task_run in self.task_runs:
-            status = task_step_status(task_run.state_type, task_run.state_name)
-            if status is StepStatus.FAILED and task_run.name not in self._pushed:
-                self._pushed.add(task_run.name)
-                message = getattr(getattr(task_run, "state", None), "message", None)
-                self.reporter.push_failure(run, task_run.name, message, run.url)
-
-    def _loop(self) -> None:
-        last: list[tuple[str, str]] | None = None
-        while True:
-            try:
-                run = self.run_state()
-                if self._being_cancelled():
-                    return  # tasks killed by a cancellation are no failures; the hook ends it
-                snapshot = [(s.name, s.status.value) for s in run.steps]
-                done = len(run.finished_steps)
-                changed = snapshot != last and done >= self._last_done
-                if changed and not self._stop.is_set() and self.reporter.update(run):
-                    last, self._last_done = snapshot, done
-                self.push_task_failures(run)
-            except Exception as exc:
-                log.warning("ActivitySmith: update skipped: %s", exc)
-            if self._stop.wait(self.tracker.poll_interval):
-                return
-
-
-def _sleep(seconds: float) -> None:
-    threading.Event().wait(seconds)
-
-
-def _current_settings() -> Any:
-    try:
-        from prefect.settings import get_current_settings
-
-        return get_current_settings()
-    except Exception:  # pragma: no cover
-        return None
-
-
-class _settings_context:
-    """Run the poller under the flow's Prefect settings (its API URL, for one)."""
-
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
-        self._cm: Any = None
-
-    def __enter__(self) -> None:
-        if self.settings is None:
-            return
-        try:
-            from prefect.context import SettingsContext, get_settings_context
-
-            profile = get_settings_context().profile
-            self._cm = SettingsContext(profile=profile, settings=self.settings)
-            self._cm.__enter__()
-        except Exception:
-            self._cm = None
-
-    def __exit__(self, *exc: object) -> None:
-        if self._cm is not None:
-            self._cm.__exit__(*exc)
 
 
 def activitysmith_hooks(
@@ -440,12 +595,11 @@ def activitysmith_hooks(
     """State hooks that track a flow's runs: ``@flow(**activitysmith_hooks("my-block"))``.
 
     ``block`` is a saved block's name, a block, or ``None`` to use ``ACTIVITYSMITH_API_KEY`` /
-    ``ACTIVITYSMITH_BASE_URL``. Options: ``channels``, ``title``, ``total_steps`` (declare the
-    number of segments), ``push_on_failure`` (the run), ``push_on_task_failure`` (each task run
-    that fails for good), ``push_on_success``, ``auto_dismiss_minutes`` /
-    ``auto_dismiss_seconds``, ``icon``, ``poll_interval``, ``budget``, ``final_budget`` and the
-    colours (``success_color``, ``failed_color``, ...). ``asynchronous=True`` gives ``async def``
-    hooks for an async flow (the sync ones also work there: they return an awaitable).
+    ``ACTIVITYSMITH_BASE_URL``. ``options`` are the core's ``TrackerOptions`` (``channels``,
+    ``title``, ``total_steps``, ``push_on_failure``, ``push_on_retry``, ``push_on_success``,
+    ``deadline``, ``interval``, ``push_window``, colours, ...) plus
+    ``one_segment_per_task_run``; an unknown or removed option raises ``ValueError`` naming it.
+    ``asynchronous=True`` gives ``async def`` hooks for an async flow.
     """
     return FlowRunTracker(block, **options).hooks(asynchronous)
 
