@@ -1,8 +1,10 @@
-"""ActivitySmithNotifier: a push from any task or DAG callback. Never raises into Airflow."""
+"""ActivitySmithNotifier: a push from any task or DAG callback, or from a Deadline Alert run by
+the triggerer. Never raises into Airflow."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Mapping, Sequence
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +14,60 @@ from ..hooks.activitysmith import ActivitySmithHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+
+def _deadline_of(context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The ``(dag_run, deadline)`` dicts of a Deadline Alert's context, else None.
+
+    Airflow (3.1 to 3.3 at least) gives a deadline callback a reduced context, built by the
+    scheduler: ``{"dag_run": <the run as the REST API's DAGRunResponse, JSON>, "deadline": {"id",
+    "deadline_time"}}``, with no ``dag``, ``ti`` or ``task``.
+    """
+    deadline, dag_run = context.get("deadline"), context.get("dag_run")
+    if not isinstance(deadline, Mapping):
+        return None
+    return (dict(dag_run) if isinstance(dag_run, Mapping) else {}), dict(deadline)
+
+
+def _utc(value: Any) -> datetime | None:
+    """A datetime, ISO string or POSIX timestamp as an aware UTC datetime (None if not one)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return (
+        value.replace(tzinfo=timezone.utc)
+        if value.tzinfo is None
+        else value.astimezone(timezone.utc)
+    )
+
+
+def _deadline_title(dag_run: Mapping[str, Any], deadline: Mapping[str, Any]) -> str:
+    dag_id = dag_run.get("dag_id") or "A DAG run"
+    when = _utc(deadline.get("deadline_time"))
+    return f"{dag_id} missed its {when:%H:%M} deadline" if when else f"{dag_id} missed its deadline"
+
+
+def _deadline_message(dag_run: Mapping[str, Any]) -> str | None:
+    run_id = dag_run.get("dag_run_id") or dag_run.get("run_id")
+    state = dag_run.get("state")
+    if not run_id:
+        return None
+    return f"Run {run_id} is still {state}" if state else f"Run {run_id}"
+
+
+def _deadline_redirection(dag_run: Mapping[str, Any]) -> str | None:
+    dag_id, run_id = dag_run.get("dag_id"), dag_run.get("dag_run_id") or dag_run.get("run_id")
+    if not (dag_id and run_id):
+        return None
+    from ..tracking import run_url, ui_base_url
+
+    return run_url(ui_base_url(), str(dag_id), str(run_id))
 
 
 def _default_title(context: Context) -> str:
@@ -40,6 +96,14 @@ class ActivitySmithNotifier(BaseNotifier):
     subtitle, redirection, channels and ``activitysmith_conn_id`` are templated with the callback's
     context; without a title it says which DAG/task and state, without a message the exception's
     first line.
+
+    As a Deadline Alert callback (Airflow 3.1+), run by the triggerer:
+    ``DeadlineAlert(reference=..., interval=..., callback=AsyncCallback(ActivitySmithNotifier,
+    kwargs={"channels": ["ops"]}))``. Airflow builds the notifier with the kwargs and the
+    deadline's context and awaits it; without a title it pushes "<dag_id> missed its HH:MM
+    deadline" (the deadline in UTC), without a message "Run <run_id> is still <state>", and a tap
+    opens the run in the Airflow UI.
+
     Errors are logged as warnings, never raised: a notification never fails a pipeline.
     """
 
@@ -67,8 +131,10 @@ class ActivitySmithNotifier(BaseNotifier):
         interruption_level: str | None = None,
         activitysmith_conn_id: str = ActivitySmithHook.default_conn_name,
         timeout: float = 10.0,
+        context: Context | None = None,
     ) -> None:
-        super().__init__()
+        # ``context``: what Airflow passes when it builds the notifier for a Deadline Alert.
+        super().__init__(context)
         self.title = title
         self.message = message
         self.subtitle = subtitle
@@ -110,12 +176,32 @@ class ActivitySmithNotifier(BaseNotifier):
         except Exception as exc:
             self.log.warning("ActivitySmith notification not sent: %s", exc)
 
+    def __await__(self) -> Generator[Any, None, None]:
+        """Awaited by the triggerer for a Deadline Alert: render the templates with the context
+        Airflow gave, then :meth:`async_notify`; nothing raises into the triggerer."""
+        return self._await_safely().__await__()
+
+    async def _await_safely(self) -> None:
+        try:
+            context = self._update_context(self.context)
+            self.render_template_fields(context)
+            await self.async_notify(context)
+        except Exception as exc:
+            self.log.warning("ActivitySmith notification not sent: %s", exc)
+
     def _push(self, context: Context) -> dict[str, Any]:
+        title, message, redirection = self.title, self.message, self.redirection
+        missed = _deadline_of(context)
+        if missed is not None:
+            dag_run, deadline = missed
+            title = title or _deadline_title(dag_run, deadline)
+            message = message or _deadline_message(dag_run)
+            redirection = redirection or _deadline_redirection(dag_run)
         push = {
-            "title": self.title or _default_title(context),
-            "message": self.message or _default_message(context),
+            "title": title or _default_title(context),
+            "message": message or _default_message(context),
             "subtitle": self.subtitle,
-            "redirection": self.redirection,
+            "redirection": redirection,
             "media": self.media,
             "actions": self.actions,
             "channels": self.channels,
@@ -130,8 +216,14 @@ class ActivitySmithNotifier(BaseNotifier):
             self.log.warning("ActivitySmith notification not sent: %s", exc)
 
     async def async_notify(self, context: Context) -> None:
+        """Send the push with the core's async client (what the triggerer runs)."""
         try:
-            client = self.hook.get_async_conn()
+            hook = self.hook
+            if "connection" not in vars(hook):
+                # Fetched without blocking the event loop: in the triggerer a connection that is
+                # not in the environment comes through the supervisor, asynchronously.
+                hook.connection = await hook.aget_connection(self.activitysmith_conn_id)
+            client = hook.get_async_conn()
             try:
                 await client.notifications.send(self._push(context))
             finally:
