@@ -462,6 +462,9 @@ class Sender:
                     # Its request's timeout ends with the deadline; let it report back.
                     self._cond.wait_for(lambda: self._inflight is None, timeout=0.5)
                 left = self._take_all()
+                if self._inflight is not None and self._inflight[0] != "update":
+                    # Still hanging: keep it too. Delivered twice at worst, never lost.
+                    left.append(self._inflight)
             finally:
                 self._flush_end = None
         for kind, payload in left:
