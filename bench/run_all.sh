@@ -14,6 +14,10 @@ out=docs/benchmarks-latest.txt
     BENCH_TASK_SECONDS=$s .venv-airflow/bin/python bench/task_overhead_airflow.py 2>/dev/null \
       | grep -v '^\S*Z \['
   done
+  echo; echo "\$ .venv-airflow/bin/python bench/requests_per_run_airflow.py"
+  .venv-airflow/bin/python bench/requests_per_run_airflow.py 2>/dev/null | grep -v '^\S*Z \['
   echo; echo "\$ .venv-prefect/bin/python bench/task_overhead_prefect.py"
   .venv-prefect/bin/python bench/task_overhead_prefect.py 2>/dev/null | grep -Ev '^[0-9]{2}:[0-9]{2}'
+  echo; echo "\$ .venv-prefect/bin/python bench/prefect_api_load.py"
+  .venv-prefect/bin/python bench/prefect_api_load.py 2>/dev/null | grep -Ev '^[0-9]{2}:[0-9]{2}'
 } | tee "$out"
