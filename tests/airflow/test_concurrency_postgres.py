@@ -4,6 +4,7 @@ that never goes backwards in the order received, the right final state, and boun
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -90,6 +91,9 @@ def test_tag_listener_under_a_real_scheduler(cluster: dict, sandbox_module: Any)
     assert final["badge"]["title"] == "Failed"
     steps = [r.body["content_state"]["current_step"] for r in reqs if r.status == 200]
     assert steps == sorted(steps)
+    drawn = [r.body["content_state"]["step_colors"] for r in reqs if r.status == 200]
+    for earlier, later in itertools.pairwise(drawn):
+        assert later[: len(earlier)] == earlier, f"a drawn segment changed: {drawn}"
     deadline = time.monotonic() + 15
     while len(sandbox_module.pushes) == before and time.monotonic() < deadline:
         time.sleep(0.5)
