@@ -9,7 +9,9 @@ the API's quotas, and :meth:`Engine.flush` is the one call that waits, under one
 
 from __future__ import annotations
 
-from ._engine import Engine
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._model import RunState, RunStatus, Step, StepStatus, TrackerOptions
 from ._render import (
     SUBTITLE_MAX,
@@ -26,8 +28,28 @@ from ._render import (
     success_push,
     timing,
 )
-from ._sender import Sender, SenderStats
-from ._store import Binding, KeptStore, default_state_dir, fingerprint
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+    from ._sender import Sender, SenderStats
+    from ._store import Binding, KeptStore, default_state_dir, fingerprint
+
+# Delivery is imported on first use: a DAG file that declares a tracker needs only the options.
+_LAZY = {
+    "Engine": "._engine",
+    "Sender": "._sender",
+    "SenderStats": "._sender",
+    "Binding": "._store",
+    "KeptStore": "._store",
+    "default_state_dir": "._store",
+    "fingerprint": "._store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "SUBTITLE_MAX",
