@@ -32,12 +32,11 @@ def _wait(what: str, probe: Callable[[], T | None], timeout: float = 120) -> T:
         time.sleep(0.25)
 
 
-@pytest.fixture
-def runner(prefect_sandbox: Any) -> Iterator[subprocess.Popen[bytes]]:
+def _serve(script: str) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
     with open(HOME / "runner.log", "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "cancellable.py"], cwd=SERVED, env=env, stdout=log, stderr=log
+            [sys.executable, script], cwd=SERVED, env=env, stdout=log, stderr=log
         )
         try:
             yield proc
@@ -47,6 +46,16 @@ def runner(prefect_sandbox: Any) -> Iterator[subprocess.Popen[bytes]]:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.fixture
+def runner(prefect_sandbox: Any) -> Iterator[subprocess.Popen[bytes]]:
+    yield from _serve("cancellable.py")
+
+
+@pytest.fixture
+def dying_runner(prefect_sandbox: Any) -> Iterator[subprocess.Popen[bytes]]:
+    yield from _serve("dying.py")
 
 
 def test_cancelled_flow_run_ends_as_cancelled(
@@ -93,13 +102,13 @@ def test_cancelled_flow_run_ends_as_cancelled(
 
 
 def test_crashed_served_flow_draws_unfinished_steps_as_not_run(
-    prefect_sandbox: Any, runner: subprocess.Popen[bytes]
+    prefect_sandbox: Any, dying_runner: subprocess.Popen[bytes]
 ) -> None:
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
 
     def deployment() -> Any:
-        assert runner.poll() is None, (HOME / "runner.log").read_text()[-3000:]
+        assert dying_runner.poll() is None, (HOME / "runner.log").read_text()[-3000:]
         with get_client(sync_client=True) as client:
             try:
                 return client.read_deployment_by_name("dying/crash-test")

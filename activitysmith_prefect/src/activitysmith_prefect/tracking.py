@@ -223,6 +223,7 @@ class _Run:
             by_key: dict[str, list[StepStatus]] = {key: [] for key in self.groups}
             for key, step_status in self.task_runs.values():
                 by_key[key].append(step_status)
+            by_key = {key: runs for key, runs in by_key.items() if runs}
             per_task = self.tracker.one_segment_per_task_run
             steps = [
                 Step(
@@ -331,9 +332,7 @@ class _Run:
                     return
                 offset += 200
 
-        reader = threading.Thread(target=_logged(read), name="activitysmith-read", daemon=True)
-        reader.start()
-        reader.join(timeout)
+        _within(timeout, read)
         ordered = sorted(
             list(found),
             key=lambda t: (str(getattr(t, "expected_start_time", "") or ""), str(t.created or "")),
@@ -348,14 +347,21 @@ class _Run:
                 )
 
 
-def _logged(fn: Callable[[], None]) -> Callable[[], None]:
+def _within(seconds: float, fn: Callable[[], object]) -> bool:
+    """Run ``fn`` on a daemon thread, waiting for it at most ``seconds``; False if it is still
+    running then (it is left to finish on its own)."""
+    done = threading.Event()
+
     def run() -> None:
         try:
             fn()
         except Exception as exc:
-            log.warning("ActivitySmith: reading the task runs from Prefect failed: %s", exc)
+            log.warning("ActivitySmith: %s", exc)
+        finally:
+            done.set()
 
-    return run
+    threading.Thread(target=run, name="activitysmith-bounded", daemon=True).start()
+    return done.wait(seconds)
 
 
 _client_lock = threading.Lock()
@@ -577,6 +583,13 @@ class FlowRunTracker:
             if run is None or not run.task_runs:
                 run = _Run(self, flow, flow_run)
                 run.load(deadline / 2)
+            if not run.ready and not _within(deadline / 2, lambda: self.engine.sender):
+                log.warning(
+                    "ActivitySmith: final state of %s not sent: no client within %.1f s",
+                    flow_run.name,
+                    deadline / 2,
+                )
+                return
             run.flow_run = flow_run
             run.url = _ui_url(flow_run) or run.url
             status = flow_run_status(state)
