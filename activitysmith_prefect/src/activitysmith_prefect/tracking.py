@@ -8,11 +8,12 @@ core's :class:`~activitysmith_core.tracking.Engine`, which queues it (no network
 flow's threads, no polling of the Prefect API). The terminal hooks call ``engine.finish`` then
 ``engine.flush`` once, bounded by the ``deadline`` option.
 
-The Prefect API is read only when a terminal hook runs in a process that did not run the flow
-(a Runner's ``on_cancellation`` / ``on_crashed`` hooks after it killed or lost the flow's
-process): one paged read of the flow run's task runs, in the background, within half of the
-deadline. The block, when given by name, is loaded once per tracker and process, off the
-flow's threads.
+Reads from the Prefect API, whatever the number of tasks, with one client per process: the
+flow's recent durations once per flow run (for the time left, on a background thread); the
+block, when given by name, once per tracker and process (off the flow's threads); and, only
+when a terminal hook runs in a process that did not run the flow (a Runner's
+``on_cancellation`` / ``on_crashed`` hooks after it killed or lost the flow's process), the
+flow run's task runs, once, within half of the deadline.
 """
 
 from __future__ import annotations
