@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from client_throughput import KEY, start_sandbox
 from soak_airflow import FAULTS
 
+STATE = tempfile.mkdtemp(prefix="soak-state-")
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 TASKS = 5
 DEADLINE = 3.0
@@ -29,7 +30,7 @@ os.environ.update(
     PREFECT_HOME=tempfile.mkdtemp(prefix="soak-prefect-"),
     PREFECT_SERVER_ANALYTICS_ENABLED="false",
     PREFECT_LOGGING_LEVEL="ERROR",
-    ACTIVITYSMITH_STATE_DIR=tempfile.mkdtemp(prefix="soak-state-"),
+    ACTIVITYSMITH_STATE_DIR=STATE,
 )
 
 
@@ -74,7 +75,7 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait()
-    correct = _correct(snapshot, run_ids)
+    correct = _correct(snapshot, run_ids, verbose=True)
     failed = sum(1 for r in records if r["fault"] or (r["status"] or 0) >= 400)
     print(
         f"Prefect soak: {RUNS} tracked flow runs x {TASKS} mapped tasks, faults {FAULTS} "
@@ -87,12 +88,18 @@ def main() -> int:
         f"{max(extra):.2f} s (deadline {DEADLINE:g} s; baseline run {baseline:.2f} s)"
     )
     print(f"  requests: {len(records)}, of which failed attempts (5xx/429/dropped/hung): {failed}")
+    kept = [p.name for p in Path(STATE).rglob("*.json*")]
+    orphans = sum(".claimed-" in name for name in kept)
+    print(
+        f"  kept entries still on disk: {len(kept) - orphans}, claimed by a delivery that "
+        f"gave up but never released: {orphans}"
+    )
     bounded = max(extra) <= DEADLINE + 1.5
     print(f"  every run within one deadline (+1.5 s noise) of the baseline: {bounded}")
     return 0 if changed == 0 and correct == RUNS and bounded else 1
 
 
-def _correct(snapshot: dict[str, Any], run_ids: list[str]) -> int:
+def _correct(snapshot: dict[str, Any], run_ids: list[str], verbose: bool = False) -> int:
     """Runs whose activity ended with the right final state (the 5 mapped runs of one task are
     one segment)."""
     from activitysmith_core import stream_key
@@ -109,17 +116,22 @@ def _correct(snapshot: dict[str, Any], run_ids: list[str]) -> int:
             and cs.get("badge", {}).get("title") == "Succeeded"
         ):
             correct += 1
+        elif verbose:
+            print(f"  wrong: run {run_id}: {act and act['status']} {cs}")
     return correct
 
 
 def _recover(url: str, tracked: Any, run_ids: list[str], timeout: float = 150) -> Any:
     """Tracked runs after the outage until every kept final state is delivered (the sender
     holds requests for a cool-down of up to 60 s after repeated failures)."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    attempts = 0
     while True:
         tracked()
+        attempts += 1
         snapshot = httpx.get(f"{url}/_sandbox/state").json()
-        if _correct(snapshot, run_ids) == len(run_ids) or time.monotonic() > deadline:
+        if _correct(snapshot, run_ids) == len(run_ids) or time.monotonic() > started + timeout:
+            print(f"  recovery: {attempts} run(s), {time.monotonic() - started:.0f} s")
             return snapshot
         time.sleep(2)
 
