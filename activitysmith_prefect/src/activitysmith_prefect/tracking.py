@@ -432,11 +432,18 @@ class _Listener:
             except ImportError as exc:  # pragma: no cover - a future Prefect
                 log.warning("ActivitySmith: cannot follow task runs: %s", exc)
                 return False
+            found = False
             for module in (task_engine, engine_utilities):
                 original = getattr(module, "emit_task_run_state_change_event", None)
+                found = found or original is not None
                 if original is None or getattr(original, "__activitysmith__", False):
                     continue
                 module.emit_task_run_state_change_event = self._wrap(original)  # type: ignore[attr-defined]
+            if not found:  # pragma: no cover - a future Prefect
+                log.warning(
+                    "ActivitySmith: this Prefect does not report task-run changes where the "
+                    "tracker listens; only the final state (read from the Prefect API) is shown"
+                )
             self.installed = True
             return True
 
