@@ -313,3 +313,40 @@ def test_options_are_validated_naming_the_option(name: str, value: object) -> No
         TrackerOptions(**{name: value})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="^colour: unknown tracker option"):
         TrackerOptions.from_mapping({"colour": "red"})
+
+
+def test_every_kept_entry_is_delivered_and_none_is_left_claimed(
+    sandbox: Any, options: TrackerOptions
+) -> None:
+    engine = Engine(_client(sandbox), options)
+    sandbox.set_faults(Faults(error_rate=1.0, status=503))
+    for i in range(5):
+        engine.finish(_run(f"k{i}", S.SUCCESS, status=RunStatus.SUCCESS))
+        engine.step_failed(_run(f"k{i}", S.FAILED), "t0", f"boom {i}")
+    assert engine.flush() is False
+    assert len(_kept(options)) == 10
+    folder = _kept(options)[0].parent
+    # An entry claimed by a process that died a while ago is taken back too.
+    orphan = folder / "final-orphan.json.claimed-999999-abcdef"
+    _kept(options)[0].rename(orphan)
+    os.utime(orphan, (time.time() - 120, time.time() - 120))
+    sandbox.set_faults(Faults())
+    Sender.reset_all()
+    _cool_down_passed(options)
+    engine.update(_run("next", S.RUNNING))  # the same engine: it finds the new sender
+    assert engine.flush()
+    deadline = time.monotonic() + 10
+    while (_kept(options) or list(folder.glob("*.claimed-*"))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _kept(options) and not list(folder.glob("*.claimed-*"))
+    assert all(sandbox.activities[_run(f"k{i}").key]["status"] == "ended" for i in range(5))
+    assert len(push_bodies(sandbox)) == 5
+
+
+def test_a_folded_bar_keeps_its_length() -> None:
+    from activitysmith_core.tracking import segments
+
+    lengths = {
+        len(segments(_run("f", *([S.SUCCESS] * n)), TrackerOptions())) for n in range(21, 400)
+    }
+    assert lengths == {20}

@@ -62,6 +62,7 @@ class Engine:
     def __init__(self, client: ClientSource, options: TrackerOptions | None = None) -> None:
         self.options = options or TrackerOptions()
         self._source = client
+        self._client: Any = None
         self._sender: Sender | None = None
         self._lock = threading.Lock()
         self._memory = _Memory()
@@ -74,6 +75,7 @@ class Engine:
         # Engines travel with pickled flows and hooks: the sender and lock stay behind.
         state = self.__dict__.copy()
         state["_sender"] = None
+        state["_client"] = None
         del state["_lock"]
         return state
 
@@ -85,9 +87,12 @@ class Engine:
     def sender(self) -> Sender:
         """The process's sender for this engine's account (built on first use)."""
         with self._lock:
-            if self._sender is None:
-                client = self._source() if callable(self._source) else self._source
-                sender = Sender.for_client(client, state_dir=self.options.state_dir)
+            if self._sender is None or not self._sender.current:
+                # First use, or the process's senders were reset (a fork, a test): the client
+                # is built once, the sender looked up again.
+                if self._client is None:
+                    self._client = self._source() if callable(self._source) else self._source
+                sender = Sender.for_client(self._client, state_dir=self.options.state_dir)
                 sender.configure(
                     request_timeout=self.options.request_timeout,
                     deadline=self.options.deadline,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -71,9 +72,10 @@ def segments(run: RunState, options: TrackerOptions) -> list[Step]:
         for step in steps:
             groups.setdefault(str(step.group), []).append(step)
     else:
-        size = -(-len(steps) // limit)
-        for start in range(0, len(steps), size):
-            chunk = steps[start : start + size]
+        # Exactly ``limit`` buckets, as even as can be: the bar keeps its length as steps grow.
+        bounds = [i * len(steps) // limit for i in range(limit + 1)]
+        for start, stop in itertools.pairwise(bounds):
+            chunk = steps[start:stop]
             name = chunk[0].name if len(chunk) == 1 else f"{chunk[0].name} +{len(chunk) - 1}"
             groups[name] = chunk
     return [

@@ -107,6 +107,22 @@ class Sender:
                 cls._registry[binding.id] = sender
             return sender
 
+    @property
+    def current(self) -> bool:
+        """Whether this is still the process's sender for its account (not closed, not reset)."""
+        return not self._closed and Sender._registry.get(self.binding.id) is self
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether a request is being sent right now."""
+        with self._cond:
+            return self._inflight is not None
+
+    def down_for(self) -> float:
+        """Seconds left of the cool-down after the API was found down (0 when it is up)."""
+        with self._cond:
+            return max(0.0, self._down_until - time.monotonic())
+
     def configure(
         self,
         *,
@@ -419,9 +435,15 @@ class Sender:
 
     def _deliver_kept(self) -> None:
         """Deliver what earlier outages left on disk for this account, now that it answers."""
+        for _ in range(10):  # up to 200 entries a round; the rest at the next check
+            claimed = self.store.claim()
+            if not claimed or not self._deliver_claimed(claimed):
+                return
+
+    def _deliver_claimed(self, claimed: list[tuple[str, dict[str, Any]]]) -> bool:
         from ..errors import NotFoundError
 
-        for path, entry in self.store.claim():
+        for index, (path, entry) in enumerate(claimed):
             try:
                 api = self._api()
                 if entry.get("kind") == "final":
@@ -433,12 +455,14 @@ class Sender:
                 else:
                     api.notifications.send(entry["body"])
             except Exception as exc:
-                self.store.release(path)
+                for unsent, _ in claimed[index:]:
+                    self.store.release(unsent)
                 logger.warning("ActivitySmith: kept %s still not delivered: %s", entry["kind"], exc)
-                return
+                return False
             self.store.done(path)
             self.stats.delivered_kept += 1
             logger.info("ActivitySmith: delivered a kept %s", entry["kind"])
+        return True
 
     # -- the one blocking call ------------------------------------------------------------------
     def flush(self, deadline: float | None = None) -> bool:
@@ -460,7 +484,8 @@ class Sender:
                     self._cond.wait(timeout=min(0.05, max(0.0, end - time.monotonic())))
                 if self._inflight is not None:
                     # Its request's timeout ends with the deadline; let it report back.
-                    self._cond.wait_for(lambda: self._inflight is None, timeout=0.5)
+                    left_time = max(0.0, end - time.monotonic())
+                    self._cond.wait_for(lambda: self._inflight is None, timeout=left_time)
                 left = self._take_all()
                 if self._inflight is not None and self._inflight[0] != "update":
                     # Still hanging: keep it too. Delivered twice at worst, never lost.

@@ -163,6 +163,7 @@ class KeptStore:
         renamed so that no other process delivers it too. Expired entries are dropped."""
         found: list[tuple[str, dict[str, Any]]] = []
         now = time.time()
+        self._reclaim_abandoned(now)
         names = sorted(self._names(), key=lambda n: (not n.startswith("final-"), n))
         for name in names:
             if len(found) >= limit:
@@ -191,6 +192,22 @@ class KeptStore:
                 continue
             found.append((claimed, entry))
         return found
+
+    def _reclaim_abandoned(self, now: float, after: float = 60.0) -> None:
+        """Put back entries claimed by a process that died before delivering them."""
+        if not self.dir:
+            return
+        try:
+            names = [n for n in os.listdir(self.dir) if ".json.claimed-" in n]
+        except OSError:
+            return
+        for name in names:
+            path = os.path.join(self.dir, name)
+            try:
+                if now - os.stat(path).st_mtime > after:
+                    self.release(path)
+            except OSError:
+                continue
 
     @staticmethod
     def release(claimed: str) -> None:
