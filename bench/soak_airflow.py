@@ -41,7 +41,7 @@ os.environ.update(
     AIRFLOW__CORE__LOAD_EXAMPLES="False",
     AIRFLOW__CORE__UNIT_TEST_MODE="False",
     AIRFLOW__LOGGING__LOGGING_LEVEL="ERROR",
-    ACTIVITYSMITH_PENDING_DIR=str(HOME / "pending"),
+    ACTIVITYSMITH_STATE_DIR=str(HOME / "state"),
 )
 (DAGS / "soak.py").write_text(f"""
 import time
