@@ -53,3 +53,11 @@ def test_tag_listener_tracks_without_code(airflow_sandbox: Any) -> None:
     assert final["badge"]["title"] == "Failed"
     sent = pushes(airflow_sandbox)
     assert len(sent) == 1 and sent[0]["message"] == "RuntimeError: tagged failure"
+
+
+def test_attach_tracks_an_existing_dag(airflow_sandbox: Any) -> None:
+    dr = load_dag("t_attached").test()
+    assert str(getattr(dr.state, "value", dr.state)) == "success"
+    final = _final(airflow_sandbox)
+    assert final["title"] == "Attached t_attached"
+    assert final["number_of_steps"] == final["current_step"] == 2

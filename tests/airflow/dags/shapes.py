@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import TaskGroup, dag, task
+from airflow.sdk import DAG, TaskGroup, dag, task
 
 from activitysmith_airflow import ActivitySmithDagRunTracker
 
@@ -103,3 +103,8 @@ t_runtime_mapped()
 t_branch()
 t_groups()
 t_tagged()
+
+
+with DAG("t_attached", schedule=None, start_date=START) as attached:
+    task(task_id="one")(lambda: None)() >> task(task_id="two")(lambda: None)()
+ActivitySmithDagRunTracker(title="Attached {dag_id}").attach(attached)
