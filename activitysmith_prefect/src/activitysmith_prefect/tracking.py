@@ -8,9 +8,13 @@ core's :class:`~activitysmith_core.tracking.Engine`, which queues it (no network
 flow's threads, no polling of the Prefect API). The terminal hooks call ``engine.finish`` then
 ``engine.flush`` once, bounded by the ``deadline`` option.
 
-Reads from the Prefect API, whatever the number of tasks, with one client per process: the
-flow's recent durations once per flow run (for the time left, on a background thread); the
-block, when given by name, once per tracker and process (off the flow's threads); and, only
+Reads from the Prefect API, whatever the number of tasks, with one client per process, per flow
+run, on a background thread that the first update waits for at most ``HISTORY_WAIT`` seconds:
+the deployment's (else the flow's) last five completed runs, once (their median duration gives
+the time left, the latest one the expected steps), and that latest run's task runs, once (at
+most 200; the task names in their order of first appearance, so the bar has its length from
+the first update); the block, when given by name, once per tracker and process (off the flow's
+threads); and, only
 when a terminal hook runs in a process that did not run the flow (a Runner's
 ``on_cancellation`` / ``on_crashed`` hooks after it killed or lost the flow's process), the
 flow run's task runs, once, within half of the deadline.
@@ -25,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from activitysmith_core.tracking import (
@@ -36,6 +40,7 @@ from activitysmith_core.tracking import (
     StepStatus,
     TrackerOptions,
     aggregate,
+    timing,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +52,15 @@ TRACKER_OPTIONS = frozenset(f.name for f in fields(TrackerOptions))
 """The engine's options, accepted as they are by :class:`FlowRunTracker`."""
 
 PREFECT_OPTIONS = frozenset({"one_segment_per_task_run"})
+
+HISTORY_WAIT = 2.0
+"""Seconds after ``on_running`` the first update waits, at most, for the expected steps read
+from the latest completed run (off the flow's threads); past that it goes without them, and the
+bar takes its length as soon as they are known."""
+
+CLOCK_TICK = 60.0
+"""Seconds between two checks of the subtitle's clock ("about 4 min left") while no task run
+changes: at most one update a minute, and only when the text changed."""
 
 REMOVED_OPTIONS: dict[str, str] = {
     "push_on_task_failure": "a task run that fails for good now pushes its own error with "
@@ -172,6 +186,11 @@ def _task_name(task_run: Any) -> str:
     return name
 
 
+def _task_key(task_run: Any, task: str) -> str:
+    """One segment per task: the task's function (``task_key``) and its name."""
+    return f"{getattr(task_run, 'task_key', '')}|{task}"
+
+
 def _timestamp(value: Any) -> float | None:
     try:
         return float(value.timestamp()) if value is not None else None
@@ -205,26 +224,67 @@ class _Run:
         self.deadline_at = self.started_at + float(timeout) if timeout else None
         self.expected_seconds: float | None = None
         self.pending: list[_Failure] = []
+        self.history = threading.Event()  # set once the expected steps are known (or not)
+        self.stopped = threading.Event()  # set by the final hook
+        self.placeholders: dict[str, list[str]] = {}  # task -> expected segments not yet run
+        self.claimed: dict[str, str] = {}  # task run id (or task) -> its segment
 
     def record(self, task_run: Any, status: StepStatus) -> str:
         """Record a task run's status; returns its segment's name."""
         task = _task_name(task_run)
-        if self.tracker.one_segment_per_task_run:
-            key, name = str(task_run.id), str(task_run.name)
-        else:
-            key, name = f"{getattr(task_run, 'task_key', '')}|{task}", task
+        task_run_id = str(task_run.id)
+        per_run = self.tracker.one_segment_per_task_run
+        own = task_run_id if per_run else _task_key(task_run, task)
         with self.lock:
-            if self.tracker.one_segment_per_task_run or key not in self.groups:
-                self.groups[key] = (name, task)
-            self.task_runs[str(task_run.id)] = (key, status)
+            key = self.claimed.get(own, "")
+            if not key:  # its own segment, else one expected for this task, else a new one
+                free = self.placeholders.get(task)
+                key = own if own in self.groups or not free else free.pop(0)
+                self.claimed[own] = key
+            if per_run:
+                self.groups[key] = (str(task_run.name), task)
+            else:
+                self.groups.setdefault(key, (task, task))
+            self.task_runs[task_run_id] = (key, status)
             return self.groups[key][0]
+
+    def expect(self, history: list[Any]) -> None:
+        """The task runs of the latest completed run, in their order: the segments this run is
+        expected to have, drawn pending until a task run of theirs starts. Matched by the
+        task's name (a task's key changes with its file's path and line)."""
+        if self.tracker.one_segment_per_task_run:
+            expected = [_task_name(task_run) for task_run in history]
+        else:
+            tasks: dict[str, str] = {}
+            for task_run in history:
+                task = _task_name(task_run)
+                tasks.setdefault(_task_key(task_run, task), task)
+            expected = list(tasks.values())
+        with self.lock:
+            live: dict[str, list[str]] = {}
+            for key, (_name, task) in self.groups.items():
+                live.setdefault(task, []).append(key)
+            groups: dict[str, tuple[str, str]] = {}
+            for index, task in enumerate(expected):
+                if live.get(task):
+                    key = live[task].pop(0)
+                    groups[key] = self.groups[key]
+                else:
+                    key = f"expected|{index}"
+                    groups[key] = (task, task)
+                    self.placeholders.setdefault(task, []).append(key)
+            for key, value in self.groups.items():  # what this run has more goes last
+                groups.setdefault(key, value)
+            self.groups = groups
+            report = self.ready and bool(self.task_runs)
+        if report:
+            self.report()
 
     def state(self, status: RunStatus = RunStatus.RUNNING) -> RunState:
         with self.lock:
             by_key: dict[str, list[StepStatus]] = {key: [] for key in self.groups}
             for key, step_status in self.task_runs.values():
                 by_key[key].append(step_status)
-            by_key = {key: runs for key, runs in by_key.items() if runs}
             per_task = self.tracker.one_segment_per_task_run
             steps = [
                 Step(
@@ -289,6 +349,31 @@ class _Run:
                 retrying=failure.retrying,
                 ident=failure.ident,
             )
+
+    def watch(self) -> None:
+        """While the run goes on (a daemon thread): at ``expected_duration`` after the start,
+        an update ("running longer than usual") and the engine's deadline push, once; every
+        ``CLOCK_TICK`` seconds, an update when the subtitle's clock changed."""
+        options = self.tracker.options
+        due = self.started_at + options.expected_duration if options.expected_duration else None
+        shown = timing(self.state(), options)
+        while True:
+            wait = CLOCK_TICK
+            if due is not None:
+                wait = min(wait, max(0.0, due - time.time()))
+            if self.stopped.wait(wait):
+                return
+            run = self.state()
+            clock = timing(run, options)
+            with self.lock:
+                report = self.ready and bool(self.task_runs) and not self.stopped.is_set()
+            if report and clock != shown:
+                shown = clock
+                self.tracker.engine.update(run)
+            if due is not None and time.time() >= due:
+                if not self.stopped.is_set():
+                    self.tracker.engine.deadline_missed(replace(run, deadline_at=due))
+                due = None
 
     def mark_ready(self) -> None:
         """The client is built: report what happened meanwhile."""
@@ -385,29 +470,54 @@ def _prefect_client() -> Any:
         return client
 
 
-def _recent_duration(flow_run: Any) -> float | None:
-    """The median duration of the flow's last five completed runs (one request), for the time
-    left."""
+def _history(flow_run: Any, *, steps: bool, runs: int) -> tuple[float | None, list[Any]]:
+    """The median duration of the last ``runs`` completed runs of the flow run's deployment
+    (else its flow), one request; with ``steps``, the task runs of the latest one in their
+    order of first appearance (subflow runs left out, at most 200), one request more."""
     from prefect.client.schemas.filters import (
         FlowFilter,
         FlowFilterId,
         FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterId,
         FlowRunFilterState,
         FlowRunFilterStateType,
+        TaskRunFilter,
+        TaskRunFilterSubFlowRuns,
     )
     from prefect.client.schemas.objects import StateType
-    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.client.schemas.sorting import FlowRunSort, TaskRunSort
 
-    runs = _prefect_client().read_flow_runs(
-        flow_filter=FlowFilter(id=FlowFilterId(any_=[flow_run.flow_id])),
-        flow_run_filter=FlowRunFilter(
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))
-        ),
-        sort=FlowRunSort.END_TIME_DESC,
-        limit=5,
+    client = _prefect_client()
+    completed = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))
+    deployment = getattr(flow_run, "deployment_id", None)
+    if deployment is not None:
+        found = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=completed, deployment_id=FlowRunFilterDeploymentId(any_=[deployment])
+            ),
+            sort=FlowRunSort.END_TIME_DESC,
+            limit=runs,
+        )
+    else:
+        found = client.read_flow_runs(
+            flow_filter=FlowFilter(id=FlowFilterId(any_=[flow_run.flow_id])),
+            flow_run_filter=FlowRunFilter(state=completed),
+            sort=FlowRunSort.END_TIME_DESC,
+            limit=runs,
+        )
+    found = [r for r in found if r.id != flow_run.id]
+    durations = [r.total_run_time.total_seconds() for r in found if r.total_run_time]
+    median = statistics.median(durations) if durations else None
+    if not steps or not found:
+        return median, []
+    task_runs = client.read_task_runs(
+        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[found[0].id])),
+        task_run_filter=TaskRunFilter(subflow_runs=TaskRunFilterSubFlowRuns(exists_=False)),
+        sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+        limit=200,
     )
-    durations = [r.total_run_time.total_seconds() for r in runs if r.total_run_time]
-    return statistics.median(durations) if durations else None
+    return median, list(task_runs)
 
 
 class _Listener:
@@ -561,33 +671,57 @@ class FlowRunTracker:
                 return
             run = _Run(self, flow, flow_run)
             _listener.add(run)
-            threading.Thread(
-                target=self._warm_up, args=(run,), name="activitysmith-start", daemon=True
-            ).start()
+            opened = time.monotonic()
+            for target, name in (
+                (self._read_history, "activitysmith-history"),
+                (self._warm_up, "activitysmith-start"),
+            ):
+                threading.Thread(target=target, args=(run, opened), name=name, daemon=True).start()
+            if self.options.time_left or self.options.expected_duration is not None:
+                threading.Thread(target=run.watch, name="activitysmith-clock", daemon=True).start()
         except Exception as exc:
             log.warning("ActivitySmith: could not start tracking %s: %s", flow_run.name, exc)
 
-    def _warm_up(self, run: _Run) -> None:
+    def _read_history(self, run: _Run, _opened: float) -> None:
+        """The expected steps and the time left from the latest completed runs (off the
+        flow's threads): the steps unless ``total_steps`` is declared, the estimate unless
+        ``expected_duration`` or ``timeout_seconds`` gives the clock."""
+        options = self.options
+        steps = options.total_steps is None
+        estimate = (
+            options.time_left and options.expected_duration is None and run.deadline_at is None
+        )
+        try:
+            if steps or estimate:
+                median, history = _history(run.flow_run, steps=steps, runs=5 if estimate else 1)
+                if estimate:
+                    run.expected_seconds = median
+                if history:
+                    run.expect(history)
+        except Exception as exc:
+            log.debug("ActivitySmith: nothing learnt from recent runs (%s)", exc)
+        finally:
+            run.history.set()
+
+    def _warm_up(self, run: _Run, opened: float) -> None:
         """Build the client (a block given by name is loaded from Prefect) off the flow's
-        threads, then show what happened meanwhile."""
+        threads, wait at most ``HISTORY_WAIT`` seconds after the start for the expected
+        steps, then show what happened meanwhile."""
         try:
             _ = self.engine.sender
         except Exception as exc:
             log.warning("ActivitySmith: tracking %s disabled: %s", run.flow_run.name, exc)
             return
+        run.history.wait(max(0.0, opened + HISTORY_WAIT - time.monotonic()))
         run.mark_ready()
-        options = self.options
-        if options.time_left and options.expected_duration is None and run.deadline_at is None:
-            try:
-                run.expected_seconds = _recent_duration(run.flow_run)
-            except Exception as exc:
-                log.debug("ActivitySmith: no estimate from recent runs (%s)", exc)
 
     def _finish(self, flow: Any, flow_run: Any, state: Any) -> None:
         started = time.monotonic()
         deadline = self.options.deadline
         try:
             run = _listener.pop(flow_run.id)
+            if run is not None:
+                run.stopped.set()  # no clock update nor deadline push after this
             if run is None or not run.task_runs:
                 run = _Run(self, flow, flow_run)
                 run.load(deadline / 2)
@@ -618,7 +752,8 @@ def activitysmith_hooks(
     ``block`` is a saved block's name, a block, or ``None`` to use ``ACTIVITYSMITH_API_KEY`` /
     ``ACTIVITYSMITH_BASE_URL``. ``options`` are the core's ``TrackerOptions`` (``channels``,
     ``title``, ``total_steps``, ``push_on_failure``, ``push_on_retry``, ``push_on_success``,
-    ``deadline``, ``interval``, ``push_window``, colours, ...) plus
+    ``deadline``, ``interval``, ``push_window``, ``expected_duration`` (the countdown, and
+    one push if a run is still going past it), colours, ...) plus
     ``one_segment_per_task_run``; an unknown or removed option raises ``ValueError`` naming it.
     ``asynchronous=True`` gives ``async def`` hooks for an async flow.
     """
