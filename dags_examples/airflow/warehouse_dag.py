@@ -2,8 +2,8 @@
 
 The activity folds the tasks into one segment per task group (above ``max_segments``, 20 by
 default), each coloured by the worst outcome inside it once all its tasks are done, and the
-subtitle shows the time left: from the DAG's recent runs, or ``expected_duration`` before
-there is any history.
+subtitle shows the time left, counting down from ``expected_duration`` (without it, from the
+DAG's recent successful runs).
 """
 
 from __future__ import annotations

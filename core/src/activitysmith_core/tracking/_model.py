@@ -151,7 +151,8 @@ class TrackerOptions:
     """Show the time left in the subtitle: before the run's deadline, else an estimate from
     the recent runs' durations (or ``expected_duration``)."""
     expected_duration: float | None = None
-    """Seconds a run is expected to take: the estimate without history, and a deadline."""
+    """Seconds a run is expected to take: when declared, the time left counts down from it
+    (instead of the recent runs' estimate), and Prefect pushes once a run overruns it."""
     deadline: float = 10.0
     """Seconds the one flush at a process's end may take, for everything left to send."""
     interval: float = 2.0

@@ -124,8 +124,9 @@ def _duration(seconds: float) -> str:
 
 
 def timing(run: RunState, options: TrackerOptions, now: float | None = None) -> str | None:
-    """What the clock says for a running run: its deadline, else the time left estimated from
-    recent runs (or ``expected_duration``); minute resolution, so it rarely changes."""
+    """What the clock says for a running run: its deadline, else the time left from
+    ``expected_duration`` when declared, else estimated from recent runs; minute resolution, so
+    it rarely changes."""
     if run.status is not RunStatus.RUNNING:
         return None
     now = time.time() if now is None else now
@@ -134,7 +135,7 @@ def timing(run: RunState, options: TrackerOptions, now: float | None = None) -> 
     if run.deadline_at is not None:
         left = run.deadline_at - now
         return f"deadline in {_duration(left)}" if left > 0 else "deadline passed"
-    expected = run.expected_seconds or options.expected_duration
+    expected = options.expected_duration or run.expected_seconds
     if not expected or run.started_at is None:
         return None
     left = run.started_at + expected - now
