@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from activitysmith_airflow import ActivitySmithNotifier
+from activitysmith_core import stream_key
 
 from . import _cluster
 from ._cluster import AIRFLOW, PG, cli, query, start
@@ -289,6 +290,15 @@ def test_a_missed_deadline_pushes_from_the_triggerer(
         (state,) = query(deadline_cluster, "SELECT state FROM dag_run WHERE run_id = %s", run_id)[0]
     assert state == "success"
     assert len(sandbox_module.pushes) == 2
+    # The tracked run's activity showed the deadline while it ran, then ended.
+    key = stream_key("airflow", dag_id, run_id)
+    until = time.monotonic() + 30
+    while sandbox_module.activities.get(key, {}).get("status") not in ("ended", "dismissed"):
+        assert time.monotonic() < until, "the tracked run's final state never arrived"
+        time.sleep(0.5)
+    reqs = sandbox_module.stream_requests(key)
+    subtitles = [r.body["content_state"]["subtitle"] for r in reqs if r.method == "PUT"]
+    assert any("deadline" in s for s in subtitles), subtitles
     triggerer_log = (root / "triggerer.log").read_text(errors="replace")
     assert "not sent" not in triggerer_log
 

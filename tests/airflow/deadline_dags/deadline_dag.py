@@ -1,6 +1,7 @@
 """A DAG that misses its deadline: two Deadline Alerts 5 s after the run is queued, both
 ActivitySmith pushes run by the triggerer (one with the default text, one with a templated
-title), and a task that takes longer than that."""
+title), and a task that takes longer than that. Tagged, so its Live Activity counts down to the
+deadline as well."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ SLEEP = 25
     schedule=None,
     start_date=datetime(2025, 1, 1),
     catchup=False,
+    tags=["activitysmith"],  # tracked by the listener: the activity shows the deadline too
     deadline=[
         DeadlineAlert(
             reference=DeadlineReference.DAGRUN_QUEUED_AT,
