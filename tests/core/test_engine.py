@@ -329,7 +329,8 @@ def test_every_kept_entry_is_delivered_and_none_is_left_claimed(
     # An entry claimed by a process that died a while ago is taken back too.
     orphan = folder / "final-orphan.json.claimed-999999-abcdef"
     _kept(options)[0].rename(orphan)
-    os.utime(orphan, (time.time() - 120, time.time() - 120))
+    for path in [orphan, *_kept(options)]:  # kept during a long outage: written long ago
+        os.utime(path, (time.time() - 120, time.time() - 120))
     sandbox.set_faults(Faults())
     Sender.reset_all()
     _cool_down_passed(options)
@@ -340,7 +341,8 @@ def test_every_kept_entry_is_delivered_and_none_is_left_claimed(
         time.sleep(0.05)
     assert not _kept(options) and not list(folder.glob("*.claimed-*"))
     assert all(sandbox.activities[_run(f"k{i}").key]["status"] == "ended" for i in range(5))
-    assert len(push_bodies(sandbox)) == 5
+    assert len(push_bodies(sandbox)) == 5, "each kept push delivered exactly once"
+    assert sum(r.method == "DELETE" and r.status == 200 for r in sandbox.requests) == 5
 
 
 def test_a_folded_bar_keeps_its_length() -> None:

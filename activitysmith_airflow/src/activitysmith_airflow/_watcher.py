@@ -331,10 +331,13 @@ class RunWatcher:
             if value not in ("failed", "up_for_retry"):
                 continue
             index = map_index if map_index is not None else -1
-            key = (task_id, index, int(try_number or 0), value == "up_for_retry")
+            retrying = value == "up_for_retry"
+            # A final failure is one event per task instance, whatever try number a later read
+            # shows; each retry is its own.
+            key = (task_id, index, int(try_number or 0) if retrying else -1, retrying)
             if key in run.reported or key in run.waiting:
                 continue
-            run.waiting[key] = Failure(task_id, index, key[2], key[3], now)
+            run.waiting[key] = Failure(task_id, index, int(try_number or 0), retrying, now)
         base = run.spec.ui_base_url or ui_base_url()
         for key, failure in list(run.waiting.items()):
             error = errors.get((failure.task_id, failure.map_index))
@@ -355,7 +358,7 @@ class RunWatcher:
                     failure.try_number,
                 ),
                 retrying=failure.retrying,
-                ident=f"{failure.task_id}|{failure.map_index}|{failure.try_number}",
+                ident="|".join(map(str, key)),
             )
         if run.end is None:
             run.engine.update(state)

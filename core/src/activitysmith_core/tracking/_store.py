@@ -172,6 +172,7 @@ class KeptStore:
             claimed = f"{path}.claimed-{os.getpid()}-{uuid.uuid4().hex[:6]}"
             try:
                 os.rename(path, claimed)
+                os.utime(claimed)  # the claim's age, not the entry's: see _reclaim_abandoned
             except OSError:
                 continue  # another process took it
             try:
