@@ -143,7 +143,6 @@ def test_wheels_install_beside_airflow_31_and_track_a_dag_run(
         AIRFLOW__API__BASE_URL="http://airflow.test:8080",
         AIRFLOW_CONN_ACTIVITYSMITH_DEFAULT=json.dumps(conn),
         ACTIVITYSMITH_STATE_DIR=str(tmp_path / "state"),
-        ACTIVITYSMITH_STATE_DIR=str(tmp_path / "state"),
     )
     version = _run([python, "-c", "import airflow; print(airflow.__version__)"], env)
     assert version.strip().splitlines()[-1].startswith("3.1."), version
@@ -190,7 +189,6 @@ def test_wheels_install_beside_prefect_36_and_track_a_flow_run(
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         ACTIVITYSMITH_API_KEY=sandbox.api_key,
         ACTIVITYSMITH_BASE_URL=sandbox.url,
-        ACTIVITYSMITH_STATE_DIR=str(tmp_path / "state"),
         ACTIVITYSMITH_STATE_DIR=str(tmp_path / "state"),
     )
     version = _run([python, "-c", "import prefect; print(prefect.__version__)"], env)
