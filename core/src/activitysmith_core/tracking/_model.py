@@ -84,9 +84,16 @@ class RunState:
     """How long the same pipeline's recent successful runs took (their median), if known."""
     deadline_at: float | None = None
     """When the run must be done (epoch seconds), if it has a deadline."""
+    attempt: int = 0
+    """Which execution of the run this is (Airflow's clear number): a cleared run that runs
+    again is a new Live Activity, with a key of its own."""
 
     @property
     def key(self) -> str:
+        if self.attempt:
+            return stream_key(
+                self.orchestrator, self.pipeline_id, self.run_id, f"attempt-{self.attempt}"
+            )
         return stream_key(self.orchestrator, self.pipeline_id, self.run_id)
 
     @property
