@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +59,46 @@ def aggregate(statuses: list[StepStatus]) -> StepStatus:
     return StepStatus.PENDING
 
 
+def _kind(char: str) -> int:
+    return 0 if char.isalpha() else 1 if char.isdigit() else 2
+
+
+def _at_boundary(name: str, cut: int) -> bool:
+    """Whether ``name[cut:]`` starts a word or a number (``load_part_|01``, ``load|Part``)."""
+    if cut == 0:
+        return True
+    before, char = name[cut - 1], name[cut]
+    return char.isalnum() and (
+        _kind(before) != _kind(char) or (before.islower() and char.isupper())
+    )
+
+
+def bucket_label(names: list[str]) -> str:
+    """What a contiguous bucket of steps reads as: ``load_part_01–03`` (the common prefix, an
+    en dash, the range of what differs, cut where a word or a number starts), else the first
+    and last names (``extract–load``); one step is its own name."""
+    if not names:
+        return ""
+    first, last = names[0], names[-1]
+    if len(names) == 1 or first == last:
+        return first
+    cut = 0
+    while cut < min(len(first), len(last)) and first[cut] == last[cut]:
+        cut += 1
+    while cut > 0 and not (
+        cut < len(first)
+        and cut < len(last)
+        and _at_boundary(first, cut)
+        and _at_boundary(last, cut)
+    ):
+        cut -= 1
+    return f"{first}–{last[cut:]}"
+
+
 def segments(run: RunState, options: TrackerOptions) -> list[Step]:
     """The segments drawn: one per step, or, above ``max_segments``, groups of steps (the
-    steps' own groups where they fit, else contiguous buckets in the steps' order)."""
+    steps' own groups where they fit, keeping the group's name, else contiguous buckets in the
+    steps' order, labelled by ``bucket_label``)."""
     steps = run.steps
     limit = options.max_segments
     if len(steps) <= limit:
@@ -74,9 +110,11 @@ def segments(run: RunState, options: TrackerOptions) -> list[Step]:
     else:
         # Exactly ``limit`` buckets, as even as can be: the bar keeps its length as steps grow.
         bounds = [i * len(steps) // limit for i in range(limit + 1)]
-        for start, stop in itertools.pairwise(bounds):
+        for number, (start, stop) in enumerate(itertools.pairwise(bounds), 1):
             chunk = steps[start:stop]
-            name = chunk[0].name if len(chunk) == 1 else f"{chunk[0].name} +{len(chunk) - 1}"
+            name = bucket_label([s.name for s in chunk])
+            if name in groups:  # a name the steps repeat: a segment's name is its identity
+                name = f"{name} ({number})"
             groups[name] = chunk
     return [
         Step(name, aggregate([s.status for s in chunk]), name, sum(s.active for s in chunk))
@@ -92,10 +130,6 @@ def _color(step: Step, options: TrackerOptions) -> str:
     return options.skipped_color
 
 
-def _label(step: Step) -> str:
-    return f"{step.name} ×{step.active}" if step.active > 1 else step.name
-
-
 def _names(names: list[str], limit: int = 2) -> str:
     counted = Counter(names)
     labels = [f"{n} ×{c}" if c > 1 else n for n, c in counted.items()]
@@ -103,15 +137,33 @@ def _names(names: list[str], limit: int = 2) -> str:
     return f"{text} +{len(labels) - limit}" if len(labels) > limit else text
 
 
-def _fit(make: Callable[[int], str], parts: int) -> str:
-    """The longest of ``make(n)`` (n names shown, the rest counted) that fits a Lock Screen
-    line; cut at the end when even one name does not fit."""
-    for shown in range(min(parts, 3), 0, -1):
-        text = make(shown)
+def _tasks(steps: list[Step]) -> list[tuple[str, str]]:
+    """Each task's name once, in order, with how many of it run (``" ×4"``): a mapped task's
+    running instances, or steps of one name."""
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step.name] = counts.get(step.name, 0) + max(step.active, 1)
+    return [(name, f" ×{n}" if n > 1 else "") for name, n in counts.items()]
+
+
+def _line(head: str, tasks: list[tuple[str, str]], tail: str = "") -> str:
+    """``head`` and up to three task names, the rest counted ("a, b, c +6"), then ``tail``,
+    within a Lock Screen line: fewer names when they do not fit, and the one name shortened
+    (keeping its count, the number left and ``tail``) when even it does not."""
+    for shown in range(min(len(tasks), 3), 0, -1):
+        rest = len(tasks) - shown
+        text = head + ", ".join(n + c for n, c in tasks[:shown])
+        text += (f" +{rest}" if rest else "") + tail
         if len(text) <= SUBTITLE_MAX:
             return text
-    text = make(1)
-    return text if len(text) <= SUBTITLE_MAX else text[: SUBTITLE_MAX - 1] + "…"
+    name, count = tasks[0]
+    rest = len(tasks) - 1
+    end = count + (f" +{rest}" if rest else "") + tail
+    room = SUBTITLE_MAX - len(head) - len(end) - 1
+    if room >= 4:
+        return f"{head}{name[:room]}…{end}"
+    text = head + name + end
+    return text[: SUBTITLE_MAX - 1] + "…"
 
 
 def _duration(seconds: float) -> str:
@@ -144,25 +196,22 @@ def timing(run: RunState, options: TrackerOptions, now: float | None = None) -> 
     return f"about {_duration(left)} left" if left >= 60 else "less than a minute left"
 
 
-def _subtitle(run: RunState, shown: list[Step], done: int, total: int, clock: str | None) -> str:
+def _subtitle(run: RunState, done: int, total: int, clock: str | None) -> str:
+    """The Lock Screen line: the running (or retrying, or failed) tasks by name — the steps',
+    never the folded segments' — else the count done; with the clock."""
     suffix = f" · {clock}" if clock else ""
     if run.status is RunStatus.RUNNING:
-        retrying = [_label(s) for s in shown if s.status is StepStatus.RETRYING]
-        running = [_label(s) for s in shown if s.status is StepStatus.RUNNING]
-        for verb, names in (("Retrying", retrying), ("Running", running)):
-            if names:
-
-                def text(n: int, verb: str = verb, names: list[str] = names) -> str:
-                    return f"{verb} {_names(names, n)}{suffix}"
-
-                return _fit(text, len(names))
+        for verb, status in (("Retrying", StepStatus.RETRYING), ("Running", StepStatus.RUNNING)):
+            tasks = _tasks([s for s in run.steps if s.status is status])
+            if tasks:
+                return _line(f"{verb} ", tasks, suffix)
         if done == 0 and not clock:
             return "Starting"
         return f"{done}/{total}{' done' if not clock else ''}{suffix}"
-    failed = [s.name for s in shown if s.status is StepStatus.FAILED]
+    failed = [Step(s.name) for s in run.steps if s.status is StepStatus.FAILED]
     label = END_BADGE[run.status][0]
     if failed and run.status is not RunStatus.SUCCESS:
-        return _fit(lambda n: f"{label}: {_names(failed, n)}", len(failed))
+        return _line(f"{label}: ", _tasks(failed))
     return f"{label} · {done}/{total} done"
 
 
@@ -199,7 +248,7 @@ def content_state(
     if run.status is RunStatus.RUNNING and done >= total:
         done = total - 1  # never "N/N done" while the run is still going
     clock = timing(run, options, now)
-    subtitle = _subtitle(run, shown, done, total, clock)
+    subtitle = _subtitle(run, done, total, clock)
     if options.subtitle_template:
         subtitle = options.subtitle_template.format_map(
             _Fields(
