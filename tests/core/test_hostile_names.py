@@ -45,9 +45,9 @@ def test_hostile_names_reach_the_api(sandbox: Any, tmp_path: Path, name: str) ->
     )
     engine.update(run)
     assert engine.flush()
+    engine.step_failed(run, name, ValueError(name))
     run.status = RunStatus.SUCCESS
     engine.finish(run)
-    engine.step_failed(run, name, ValueError(name))
     assert engine.flush()
     activity = sandbox.activities[run.key]
     assert activity["content_state"]["title"] == (name or "empty")

@@ -36,13 +36,18 @@ ClientSource = Any  # an ActivitySmith client, or a no-argument factory of one
 
 
 class _Memory:
-    """What was already reported per run (bounded): failures pushed, runs ended."""
+    """What was already reported per live run (failures pushed), released when the run ends;
+    of ended runs only their keys are remembered (bounded), so nothing reports them again."""
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = 512, ended: int = 256) -> None:
         self.size = size
+        self.ended_size = ended
         self._runs: OrderedDict[str, set[str]] = OrderedDict()
+        self._ended: OrderedDict[str, None] = OrderedDict()
 
     def add(self, run_key: str, ident: str) -> bool:
+        if run_key in self._ended:
+            return False
         seen = self._runs.setdefault(run_key, set())
         self._runs.move_to_end(run_key)
         while len(self._runs) > self.size:
@@ -54,6 +59,19 @@ class _Memory:
 
     def has(self, run_key: str, ident: str) -> bool:
         return ident in self._runs.get(run_key, ())
+
+    def ended(self, run_key: str) -> bool:
+        return run_key in self._ended
+
+    def end(self, run_key: str) -> None:
+        self._runs.pop(run_key, None)
+        self._ended[run_key] = None
+        self._ended.move_to_end(run_key)
+        while len(self._ended) > self.ended_size:
+            self._ended.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._runs) + len(self._ended)
 
 
 class Engine:
@@ -103,12 +121,15 @@ class Engine:
                 self._sender = sender
             return self._sender
 
-    def _order(self, run: RunState) -> list[str]:
+    def _order(self, run: RunState, *, ending: bool = False) -> list[str]:
         """Segment names in the order they finished, as first seen: each update only appends
-        to what the phone already shows, and the final state keeps that order."""
+        to what the phone already shows, and the final state keeps that order (``ending``
+        releases it)."""
         with self._lock:
-            order = self._orders.setdefault(run.key, [])
-            self._orders.move_to_end(run.key)
+            order = self._orders.pop(run.key, []) if ending else None
+            if order is None:
+                order = self._orders.setdefault(run.key, [])
+                self._orders.move_to_end(run.key)
             while len(self._orders) > 512:
                 self._orders.popitem(last=False)
             for segment in segments(run, self.options):
@@ -130,6 +151,9 @@ class Engine:
             if run.status is not RunStatus.RUNNING:
                 self.finish(run)
                 return
+            with self._lock:
+                if self._memory.ended(run.key):
+                    return  # a late update must not bring the ended activity back
             self.sender.put_update(
                 run.key, stream_request(run, self.options, self._order(run)), self.options.interval
             )
@@ -168,6 +192,7 @@ class Engine:
                 item=Failure(step, line, log_url),
                 group=f"{run.key}|{kind}",
                 window=self.options.push_window,
+                run=run.key,
             )
 
         self._guard("failure push", go)
@@ -180,13 +205,15 @@ class Engine:
         def go() -> None:
             status = run.status if run.status is not RunStatus.RUNNING else RunStatus.SUCCESS
             final = run.ended(status)
-            order = self._order(final)
-            self.sender.put_final(
-                final.key,
-                stream_request(final, self.options, order),
-                end_request(final, self.options, order),
-            )
-            if not self._memory.add(final.key, "finished"):
+            with self._lock:
+                again = self._memory.ended(final.key)
+            order = self._order(final, ending=True)
+            if again:  # reported once: a second finish only restates the final (no push)
+                self.sender.put_final(
+                    final.key,
+                    stream_request(final, self.options, order),
+                    end_request(final, self.options, order),
+                )
                 return
             failed_steps = [s.name for s in final.steps if s.status is StepStatus.FAILED]
             for name in failed_steps:
@@ -194,10 +221,17 @@ class Engine:
                     self.step_failed(final, name, ident=f"at-end|{name}")
             if is_bad_end(status) and not failed_steps and self.options.push_on_failure:
                 body = run_failure_push(final, error, self.options)
-                self.sender.add_push(lambda items: body)
+                self.sender.add_push(lambda items: body, run=final.key)
             elif status is RunStatus.SUCCESS and self.options.push_on_success:
                 body = success_push(final, self.options)
-                self.sender.add_push(lambda items: body)
+                self.sender.add_push(lambda items: body, run=final.key)
+            self.sender.put_final(
+                final.key,
+                stream_request(final, self.options, order),
+                end_request(final, self.options, order),
+            )
+            with self._lock:
+                self._memory.end(final.key)
 
         self._guard("final state", go)
 

@@ -13,6 +13,7 @@ the account, and delivered by the next sender of that account that reaches the A
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import threading
@@ -32,6 +33,16 @@ PUSH = "push"
 _MIN_COOLDOWN = 2.0
 _MAX_COOLDOWN = 60.0
 _KEPT_CHECK_EVERY = 30.0
+_ENDED_KEEP = 256
+"""How many ended streams a sender remembers (at most ``_ENDED_MAX_AGE`` seconds): a late
+update for one of them is dropped instead of bringing the ended activity back."""
+_ENDED_MAX_AGE = 900.0
+_SLOT_RETRY_MIN = 5.0
+_SLOT_RETRY_MAX = 30.0
+
+
+def _digest(body: dict[str, Any]) -> int:
+    return hash(json.dumps(body, sort_keys=True, default=str))
 
 
 @dataclass
@@ -42,11 +53,22 @@ class _Stream:
 
 
 @dataclass
+class _Shown:
+    """What this sender last showed of a live stream (dropped when the stream ends)."""
+
+    at: float
+    step: int
+    digest: int
+
+
+@dataclass
 class _Push:
     due: float
     render: Callable[[list[Failure]], dict[str, Any]]
     items: list[Failure] = field(default_factory=list)
     group: str | None = None
+    run: str | None = None
+    """The stream of the run the push is about: it leaves no later than that run's final."""
 
 
 @dataclass
@@ -62,6 +84,8 @@ class SenderStats:
     failures: int = 0
     kept: int = 0
     delivered_kept: int = 0
+    slot_waits: int = 0
+    """Times a new activity waited because the account already showed its 4 (then retried)."""
 
 
 class Sender:
@@ -77,10 +101,12 @@ class Sender:
         self._streams: dict[str, _Stream] = {}
         self._pushes: list[_Push] = []
         self._folds: dict[str, _Push] = {}
-        self._last_put: dict[str, float] = {}
-        self._last_body: dict[str, dict[str, Any]] = {}
-        self._last_step: dict[str, int] = {}
-        self._ended: OrderedDict[str, float] = OrderedDict()
+        self._shown: dict[str, _Shown] = {}
+        self._ended: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._slot_waiting: dict[str, float] = {}
+        self._slot_retry_at = 0.0
+        self._slot_backoff = _SLOT_RETRY_MIN
+        self._slot_limit = 4
         self._blocked: dict[str, float] = {}
         self._down_until = 0.0
         self._cooldown = _MIN_COOLDOWN
@@ -161,15 +187,17 @@ class Sender:
         item: Failure | None = None,
         group: str | None = None,
         window: float = 0.0,
+        run: str | None = None,
     ) -> None:
-        """Queue a push; with ``group``, items added inside ``window`` seconds become one push."""
+        """Queue a push; with ``group``, items added inside ``window`` seconds become one push.
+        With ``run`` (the run's stream key) it is sent no later than that run's final state."""
         with self._cond:
             fold = self._folds.get(group) if group else None
             if fold is not None:
                 if item is not None:
                     fold.items.append(item)
                 return
-            job = _Push(time.monotonic() + window, render, [item] if item else [], group)
+            job = _Push(time.monotonic() + window, render, [item] if item else [], group, run)
             self._pushes.append(job)
             if group:
                 self._folds[group] = job
@@ -186,6 +214,17 @@ class Sender:
     def pending(self) -> int:
         with self._cond:
             return self._count()
+
+    @property
+    def waiting_for_slot(self) -> list[str]:
+        """The streams whose activity waits for one of the account's 4 slots to free."""
+        with self._cond:
+            return list(self._slot_waiting)
+
+    def remembers(self) -> int:
+        """How many streams this sender holds anything for (live, ended, queued): bounded."""
+        with self._cond:
+            return len(self._shown) + len(self._ended) + len(self._streams)
 
     def _count(self) -> int:
         streams = sum(
@@ -231,30 +270,41 @@ class Sender:
         if now < self._down_until:
             return None, self._down_until - now
         soonest = 3600.0
-        # Final states first: they are what a person sees last.
+        # Final states first: they are what a person sees last. A run's waiting failure pushes
+        # go just before its final (nothing can fold into them once the run has ended).
         wait = self._quota_wait(LIVE_ACTIVITY, now, reserve=False)
+        push_wait = self._quota_wait(PUSH, now, reserve=False)
+        slot_wait = max(0.0, self._slot_retry_at - now)
         for key, job in self._streams.items():
             if job.final is not None:
-                if wait <= 0:
+                if push_wait <= 0:
+                    for push in self._pushes:
+                        if push.run == key:
+                            return self._take_push(push), 0.0
+                start_wait = self._start_wait(key, slot_wait, flushing)
+                ready = max(wait, start_wait)
+                if ready <= 0:
                     final = job.final
                     job.final = None
                     self._tidy(key)
                     return ("final", (key, final)), 0.0
-                soonest = min(soonest, wait)
-        push_wait = self._quota_wait(PUSH, now, reserve=False)
+                soonest = min(soonest, ready)
         for push in self._pushes:
             due = now if flushing else push.due
             ready = max(due - now, push_wait)
             if ready <= 0:
-                self._pushes.remove(push)
-                if push.group and self._folds.get(push.group) is push:
-                    del self._folds[push.group]
-                return ("push", push), 0.0
+                return self._take_push(push), 0.0
             soonest = min(soonest, ready)
         update_wait = self._quota_wait(LIVE_ACTIVITY, now, reserve=True)
         for key, job in self._streams.items():
             if job.update is not None:
-                due = 0.0 if flushing else self._last_put.get(key, -1e9) + job.interval - now
+                shown = self._shown.get(key)
+                if shown is None:
+                    due = self._start_wait(key, slot_wait, flushing)
+                elif flushing:
+                    due = 0.0
+                else:
+                    due = shown.at + job.interval - now
                 ready = max(due, update_wait)
                 if ready <= 0:
                     body = job.update
@@ -263,6 +313,33 @@ class Sender:
                     return ("update", (key, body)), 0.0
                 soonest = min(soonest, ready)
         return None, soonest
+
+    def _start_wait(self, key: str, slot_wait: float, flushing: bool) -> float:
+        """A new activity needs one of the account's slots: after the account was found full,
+        starts wait for the retry (a flush tries each new one once)."""
+        if key in self._shown or (flushing and key not in self._slot_waiting):
+            return 0.0
+        if slot_wait > 0 and key not in self._slot_waiting:
+            self._note_slot_wait(key)
+        return slot_wait
+
+    def _note_slot_wait(self, key: str, active: object = None) -> None:
+        self._slot_waiting[key] = time.monotonic()
+        self.stats.slot_waits += 1
+        logger.warning(
+            "ActivitySmith: Live Activity limit reached (%s of %d active); %s waits for a free "
+            "slot (%d waiting). Failure pushes are still sent.",
+            active if isinstance(active, int) else self._slot_limit,
+            self._slot_limit,
+            key,
+            len(self._slot_waiting),
+        )
+
+    def _take_push(self, push: _Push) -> tuple[str, Any]:
+        self._pushes.remove(push)
+        if push.group and self._folds.get(push.group) is push:
+            del self._folds[push.group]
+        return ("push", push)
 
     def _tidy(self, key: str) -> None:
         job = self._streams.get(key)
@@ -306,25 +383,52 @@ class Sender:
 
     def _send_update(self, key: str, body: dict[str, Any]) -> None:
         step = int(body["content_state"].get("current_step", 0))
-        if (
-            key in self._ended
-            or self._last_body.get(key) == body
-            or step < self._last_step.get(key, -1)
+        digest = _digest(body)
+        shown = self._shown.get(key)
+        if self._has_ended(key) or (
+            shown is not None and (shown.digest == digest or step < shown.step)
         ):
             self.stats.skipped_updates += 1
             return
         self._api().live_activities.stream(key, body)
         self.stats.sent += 1
         self.stats.updates += 1
-        self._last_put[key] = time.monotonic()
-        self._last_body[key] = body
-        self._last_step[key] = step
+        with self._cond:
+            self._shown[key] = _Shown(time.monotonic(), step, digest)
+            self._got_slot(key)
+
+    def _has_ended(self, key: str) -> bool:
+        with self._cond:
+            now = time.monotonic()
+            while self._ended:
+                oldest, (at, _) = next(iter(self._ended.items()))
+                if now - at <= _ENDED_MAX_AGE and len(self._ended) <= _ENDED_KEEP:
+                    break
+                del self._ended[oldest]
+            return key in self._ended
+
+    def _got_slot(self, key: str) -> None:
+        waited = self._slot_waiting.pop(key, None)
+        if waited is not None:
+            logger.info(
+                "ActivitySmith: %s shown after waiting %.0f s for a Live Activity slot",
+                key,
+                time.monotonic() - waited,
+            )
+        if not self._slot_waiting:
+            self._slot_backoff = _SLOT_RETRY_MIN
+
+    def _slot_freed(self) -> None:
+        with self._cond:
+            self._slot_retry_at = 0.0
+            self._slot_backoff = _SLOT_RETRY_MIN
 
     def _send_final(self, key: str, final: tuple[dict[str, Any], dict[str, Any]]) -> None:
         from ..errors import LiveActivityLimitError, NotFoundError
 
         put, end = final
-        if self._ended.get(key) is not None and self._last_body.get(key) == end:
+        digest = _digest(end)
+        if self._has_ended(key) and self._ended[key][1] == digest:
             return
         api = self._api()
         try:
@@ -336,23 +440,17 @@ class Sender:
             try:
                 api.live_activities.stream(key, put)
             except LiveActivityLimitError as exc:
-                logger.warning(
-                    "ActivitySmith: Live Activity limit reached (%s of %s active); the final "
-                    "state of %s is not shown",
-                    exc.active,
-                    exc.limit,
-                    key,
-                )
-                return
+                raise _SlotTaken(exc) from exc
             api.live_activities.end_stream(key, end)
             self.stats.sent += 2
         self.stats.finals += 1
-        self._ended[key] = time.monotonic()
-        self._last_body[key] = end
-        while len(self._ended) > 1024:
-            self._ended.popitem(last=False)
-        for memory in (self._last_put, self._last_step):
-            memory.pop(key, None)
+        with self._cond:
+            self._ended[key] = (time.monotonic(), digest)
+            self._ended.move_to_end(key)
+            self._shown.pop(key, None)
+            self._got_slot(key)
+        self._has_ended(key)  # trims what is remembered of ended streams
+        self._slot_freed()
 
     def _send_push(self, push: _Push) -> None:
         body = push.render(push.items)
@@ -388,14 +486,12 @@ class Sender:
         self.stats.failures += 1
         feature = PUSH if kind == "push" else LIVE_ACTIVITY
         what = {"update": "Live Activity update", "final": "final state", "push": "push"}[kind]
+        limit = exc.error if isinstance(exc, _SlotTaken) else exc
+        if isinstance(limit, LiveActivityLimitError) and kind != "push":
+            self._wait_for_slot(kind, payload, limit)
+            return
         if isinstance(exc, LiveActivityLimitError):
-            logger.warning(
-                "ActivitySmith: Live Activity limit reached (%s of %s active); %s skipped. "
-                "Tracking resumes when a slot frees; failure pushes are still sent.",
-                exc.active,
-                exc.limit,
-                what,
-            )
+            logger.warning("ActivitySmith: push rejected: %s", exc)
             return
         if isinstance(exc, RateLimitError):
             self.stats.rate_limited += 1
@@ -421,6 +517,19 @@ class Sender:
             logger.warning("ActivitySmith: %s rejected: %s", what, exc)
             return
         raise exc
+
+    def _wait_for_slot(self, kind: str, payload: Any, exc: Any) -> None:
+        """The account shows its 4 activities: this one waits (queued, never dropped) until a
+        slot frees — one of ours ends, or a retry after a back-off finds one."""
+        key = payload[0]
+        with self._cond:
+            limit = getattr(exc, "limit", None)
+            self._slot_limit = limit if isinstance(limit, int) else self._slot_limit
+            if key not in self._slot_waiting:
+                self._note_slot_wait(key, getattr(exc, "active", None))
+            self._slot_retry_at = time.monotonic() + self._slot_backoff
+            self._slot_backoff = min(self._slot_backoff * 2, _SLOT_RETRY_MAX)
+        self._requeue(kind, payload)
 
     def _succeeded(self) -> None:
         was_down = self._cooldown > _MIN_COOLDOWN
@@ -473,7 +582,7 @@ class Sender:
             self._flush_end = end
             self._cond.notify_all()
             try:
-                while self._count() and time.monotonic() < end:
+                while self._deliverable(end) and time.monotonic() < end:
                     if self._inflight is None and (
                         time.monotonic() < self._down_until or self._thread is None
                     ):
@@ -506,6 +615,18 @@ class Sender:
                 len(left),
             )
         return not left
+
+    def _deliverable(self, end: float) -> int:
+        """What a flush ending at ``end`` may still deliver: all that is queued, less the new
+        activities waiting for a slot that no retry before ``end`` would give."""
+        count = self._count()
+        if self._slot_retry_at >= end:
+            count -= sum(
+                (j.update is not None) + (j.final is not None)
+                for k, j in self._streams.items()
+                if k in self._slot_waiting
+            )
+        return count
 
     def _take_all(self) -> list[tuple[str, Any]]:
         left: list[tuple[str, Any]] = []
@@ -551,6 +672,14 @@ class Sender:
         for sender in senders:
             ok = sender.flush(max(0.0, end - time.monotonic())) and ok
         return ok
+
+
+class _SlotTaken(Exception):
+    """A final state's start found no free Live Activity slot."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _flush_at_exit() -> None:
