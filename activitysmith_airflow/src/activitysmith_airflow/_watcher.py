@@ -1,11 +1,18 @@
-"""The single writer of each tracked DAG run: one watcher thread per process that handles runs.
+"""The single writer of each tracked DAG run: one watcher thread per scheduler (or ``dags test``).
 
-The scheduler (or ``airflow dags test``) hands it run events through the listener, and it does
-everything else on its own thread: it reads the run's task states from the metadata database
-with its own session (never the scheduler's), builds the absolute state, finds the tasks that
-failed and the errors their processes left, and hands it all to the core's engine, whose sender
-paces and delivers. One writer per run means a run whose tasks finish on many hosts never moves
-backwards on the lock screen and costs requests by time, not by task count.
+In a scheduler it owns runs through leases in the metadata database (``_lease``): it claims a
+tracked run when the listener hands it the run's start or end, when it finds the run running
+with nobody holding it (on start and every few seconds: a restarted or new scheduler picks up
+runs already running), or when the holder died. Only the holder sends anything for a run; it
+ends the run when its own read of the database shows the run ended, so the final state is the
+committed one whichever process ended the run (another scheduler, the API server). In
+``dags test`` / ``dag.test()`` the process is the run's only writer and takes its end from the
+listener, then flushes.
+
+All reads of a tick are batched: one transaction reads the rows and the task instances of all
+the runs the watcher holds (XComs only while a failure waits for its error); the deadline is
+read once per run and the history once per DAG every few minutes. Nothing per run outlives the
+run here; the DAG and history caches are bounded.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import json
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,38 +43,68 @@ from .tracking import (
 log = logging.getLogger("activitysmith_airflow.tracking")
 
 TICK = 1.0
-"""Seconds between two reads of a watched run's task states."""
+"""Seconds between two reads of the held runs' task states (one transaction for all)."""
 ERROR_WAIT = 3.0
 """How long a failure waits for its task process to leave the error before it pushes without."""
+DISCOVER_LIMIT = 500
+"""Running runs (and orphaned leases) looked at per discovery pass."""
+DAG_CACHE = 128
+"""DAG versions whose tracking decision (and, if tracked, DAG) a watcher keeps."""
+HISTORY_TTL = 600.0
+"""Seconds a DAG's median duration is reused before it is read again."""
+HISTORY_CACHE = 256
+HINTS = 256
+PURGE_EVERY = 60.0
 _CLIENT_TTL = 300.0
+
+Key = tuple[str, str, int]
 
 
 @dataclass
-class Failure:
+class PendingFailure:
+    """A failed (or retrying) task instance waiting, briefly, for the error its process left."""
+
     task_id: str
     map_index: int
     try_number: int
     retrying: bool
     seen: float
-    error: str | None = None
 
 
 @dataclass
 class _Run:
-    dag_id: str
-    run_id: str
+    key: Key
     dag: Any
     spec: TrackingSpec
     engine: Engine
+    local: bool
     logical_date: object = None
     reported: set[tuple[str, int, int, bool]] = field(default_factory=set)
-    waiting: dict[tuple[str, int, int, bool], Failure] = field(default_factory=dict)
+    waiting: dict[tuple[str, int, int, bool], PendingFailure] = field(default_factory=dict)
     errors: dict[tuple[str, int], str] = field(default_factory=dict)
-    end: tuple[RunStatus, float] | None = None
+    end: RunStatus | None = None
     done: threading.Event = field(default_factory=threading.Event)
-    state: RunState | None = None
-    ended_elsewhere: float | None = None
     expected_seconds: float | None = None
+    deadline_at: float | None = None
+    deadline_read: bool = False
+    history_read: bool = False
+
+    @property
+    def dag_id(self) -> str:
+        return self.key[0]
+
+    @property
+    def run_id(self) -> str:
+        return self.key[1]
+
+
+@dataclass
+class _Candidate:
+    key: Key
+    dag: Any = None
+    version: Any = None
+    logical_date: object = None
+    dead_owner: str | None = None
 
 
 _CLIENTS: dict[str, tuple[float, Any]] = {}
@@ -95,81 +133,30 @@ def _session() -> Any:
         return create_session()
 
 
-def _load_dag(dag_id: str) -> Any:
-    from airflow.models.serialized_dag import SerializedDagModel
-
-    with _session() as session:
-        return SerializedDagModel.get_dag(dag_id, session=session)
+def _value(state: Any) -> str:
+    return str(getattr(state, "value", state) or "")
 
 
-@dataclass
-class _RunRow:
-    state: str | None = None
-    started_at: float | None = None
-    deadline_at: float | None = None
-
-
-def _history(dag_id: str, limit: int = 5) -> float | None:
+def _history(session: Any, dag_id: str, limit: int = 5) -> float | None:
     """The median duration of the DAG's latest successful runs, in seconds."""
     import statistics
 
     from airflow.models.dagrun import DagRun
     from sqlalchemy import select
 
-    with _session() as session:
-        rows = session.execute(
-            select(DagRun.start_date, DagRun.end_date)
-            .where(
-                DagRun.dag_id == dag_id,
-                DagRun.state == "success",
-                DagRun.start_date.is_not(None),
-                DagRun.end_date.is_not(None),
-            )
-            .order_by(DagRun.end_date.desc())
-            .limit(limit)
-        ).all()
+    rows = session.execute(
+        select(DagRun.start_date, DagRun.end_date)
+        .where(
+            DagRun.dag_id == dag_id,
+            DagRun.state == "success",
+            DagRun.start_date.is_not(None),
+            DagRun.end_date.is_not(None),
+        )
+        .order_by(DagRun.end_date.desc())
+        .limit(limit)
+    ).all()
     durations = [(end - start).total_seconds() for start, end in rows if end > start]
     return statistics.median(durations) if durations else None
-
-
-def _read_states(dag_id: str, run_id: str) -> tuple[list[Any], dict[tuple[str, int], str], _RunRow]:
-    """The run's task instances, the errors failed task processes left, and the run's row
-    (its state, start and earliest deadline)."""
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import TaskInstance as TI
-    from airflow.models.xcom import XComModel
-    from sqlalchemy import select
-
-    with _session() as session:
-        rows = session.execute(
-            select(TI.task_id, TI.map_index, TI.state, TI.try_number).where(
-                TI.dag_id == dag_id, TI.run_id == run_id
-            )
-        ).all()
-        xcoms = session.execute(
-            select(XComModel.task_id, XComModel.map_index, XComModel.value).where(
-                XComModel.dag_id == dag_id,
-                XComModel.run_id == run_id,
-                XComModel.key == ERROR_XCOM_KEY,
-            )
-        ).all()
-        found = session.execute(
-            select(DagRun.id, DagRun.state, DagRun.start_date).where(
-                DagRun.dag_id == dag_id, DagRun.run_id == run_id
-            )
-        ).first()
-        row = _RunRow()
-        if found is not None:
-            state = found[1]
-            row.state = str(getattr(state, "value", state) or "") or None
-            row.started_at = found[2].timestamp() if found[2] else None
-            row.deadline_at = _deadline(session, found[0])
-    errors: dict[tuple[str, int], str] = {}
-    for task_id, map_index, value in xcoms:
-        line = _error_text(value)
-        if line:
-            errors[(task_id, map_index if map_index is not None else -1)] = line
-    return list(rows), errors, row
 
 
 def _deadline(session: Any, dagrun_id: int) -> float | None:
@@ -202,90 +189,402 @@ def _error_text(value: Any) -> str | None:
     return str(value) if value else None
 
 
+def _pairs(keys: Iterable[Key]) -> list[tuple[str, str]]:
+    return sorted({(k[0], k[1]) for k in keys})
+
+
+class _Bounded(OrderedDict[Any, Any]):
+    """A least-recently-used mapping of at most ``size`` entries."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_fresh(self, key: Any) -> Any:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
 class RunWatcher:
-    """Watches the tracked runs this process handles; all work on its own daemon thread."""
+    """Watches the tracked runs this process writes; all work on its own daemon thread."""
 
     def __init__(self) -> None:
+        from ._lease import new_owner
+
         self._lock = threading.Lock()
-        self._inbox: deque[tuple[str, dict[str, Any]]] = deque()
-        self._runs: dict[tuple[str, str], _Run] = {}
+        self._inbox: list[tuple[str, dict[str, Any]]] = []
+        self._runs: dict[Key, _Run] = {}
+        self._wanted: dict[Key, _Candidate] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._job: Any = None
+        self.owner = new_owner()
+        self._next_lease = 0.0
+        self._next_purge = 0.0
+        self._dags: _Bounded = _Bounded(DAG_CACHE)
+        self._history: _Bounded = _Bounded(HISTORY_CACHE)
+        self._hints: _Bounded = _Bounded(HINTS)
 
     # -- the calling side: O(1), no database, no network --------------------------------------
+    def serve(self, job: Any) -> None:
+        """Remember the process's Airflow job; if it turns out to be a scheduler, the watcher
+        runs from now on (it claims runs already running without waiting for an event)."""
+        self._job = job
+        self._start()
+
+    def is_scheduler(self) -> bool:
+        return _value(getattr(self._job, "job_type", None)) == "SchedulerJob"
+
     def submit(self, kind: str, dag_id: str, run_id: str, **details: Any) -> threading.Event:
-        """Queue a run event (``start``, ``poke`` or ``end``); returns an event set once the
+        """Queue a run event (``start``, ``poke`` or ``end``); returns an event set once a local
         run's final state has been handed to the engine (for ``end``)."""
         done = threading.Event()
         with self._lock:
             self._inbox.append(
                 (kind, {"dag_id": dag_id, "run_id": run_id, "done": done, **details})
             )
+        self._start()
+        self._wake.set()
+        return done
+
+    def _start(self) -> None:
+        with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._loop, name="activitysmith-watcher", daemon=True
                 )
                 self._thread.start()
-        self._wake.set()
-        return done
 
     # -- the watcher thread ---------------------------------------------------------------------
     def _loop(self) -> None:
+        if self._job is not None and not self._inbox:
+            # Started by a job: its runner sets the job's type right after; only a scheduler
+            # watches on its own.
+            for _ in range(300):
+                if getattr(self._job, "job_type", None) is not None:
+                    break
+                time.sleep(0.1)
         while True:
-            self._wake.wait(TICK)
-            self._wake.clear()
-            while True:
-                with self._lock:
-                    if not self._inbox:
-                        break
-                    kind, event = self._inbox.popleft()
+            with self._lock:
+                events, self._inbox = self._inbox, []
+            for kind, event in events:
                 try:
                     self._handle(kind, event)
                 except Exception as exc:
                     log.warning("ActivitySmith: run event skipped: %s", exc)
                     event["done"].set()
-            for run in list(self._runs.values()):
+            if self.is_scheduler():
                 try:
-                    self._refresh(run)
+                    self._lease_pass()
                 except Exception as exc:  # e.g. SQLite's "database is locked": next tick
-                    log.debug("ActivitySmith: reading run %s failed (%s)", run.run_id, exc)
+                    log.warning("ActivitySmith: lease pass failed (%s)", exc)
+            if self._runs:
+                try:
+                    self._tick()
+                except Exception as exc:
+                    log.warning("ActivitySmith: reading runs failed (%s)", exc)
+            elif not self.is_scheduler() and not self._wanted:
+                with self._lock:
+                    if not self._inbox:
+                        self._thread = None
+                        return  # nothing to watch in a process that is not a scheduler
+            self._wake.wait(TICK)
+            self._wake.clear()
 
     def _handle(self, kind: str, event: dict[str, Any]) -> None:
-        ident = (event["dag_id"], event["run_id"])
-        run = self._runs.get(ident)
+        key: Key = (event["dag_id"], event["run_id"], int(event.get("attempt") or 0))
+        if not event.get("local"):
+            # A scheduler's event: a reason to look now. The run's holder decides from its
+            # own read of the database; the others try to claim it (it may have no holder).
+            status = event.get("status")
+            if status is RunStatus.TIMED_OUT:
+                self._hints.put(key, status)
+            if key not in self._runs and kind in ("start", "end"):
+                self._wanted[key] = _Candidate(
+                    key, event.get("dag"), event.get("version"), event.get("logical_date")
+                )
+            event["done"].set()
+            return
+        run = self._runs.get(key)
         if run is None:
-            dag = event.get("dag") or _load_dag(event["dag_id"])
+            dag = event.get("dag") or self._latest_dag(key[0])
             spec = spec_of(dag)
             if spec is None:
                 event["done"].set()
                 return
-            options = spec.options
-            run = _Run(
-                event["dag_id"],
-                event["run_id"],
-                dag,
-                spec,
-                Engine(lambda conn_id=spec.conn_id: client_for(conn_id), options),
-                event.get("logical_date"),
-            )
-            self._runs[ident] = run
-            try:
-                run.expected_seconds = _history(run.dag_id)
-            except Exception as exc:
-                log.debug("ActivitySmith: no run history for %s (%s)", run.dag_id, exc)
+            run = self._new_run(key, dag, spec, local=True, logical_date=event.get("logical_date"))
         if event.get("logical_date") is not None:
             run.logical_date = event["logical_date"]
         failure = event.get("failure")
         if failure:
             run.errors[(failure["task_id"], failure["map_index"])] = failure["error"]
         if kind == "end":
-            run.end = (event["status"], time.monotonic())
+            run.end = event["status"]
             run.done = event["done"]
-        self._refresh(run)
 
-    def _state(
-        self, run: _Run, rows: list[Any], status: RunStatus, row: _RunRow | None = None
-    ) -> RunState:
+    def _new_run(
+        self, key: Key, dag: Any, spec: TrackingSpec, *, local: bool, logical_date: object
+    ) -> _Run:
+        run = _Run(
+            key,
+            dag,
+            spec,
+            Engine(lambda conn_id=spec.conn_id: client_for(conn_id), spec.options),
+            local,
+            logical_date,
+        )
+        self._runs[key] = run
+        return run
+
+    @staticmethod
+    def _latest_dag(dag_id: str) -> Any:
+        from airflow.models.serialized_dag import SerializedDagModel
+
+        with _session() as session:
+            return SerializedDagModel.get_dag(dag_id, session=session)
+
+    def _dag_of(self, session: Any, dag_id: str, version: Any) -> tuple[Any, TrackingSpec | None]:
+        """The run's DAG (its own version) and how it is tracked, from a bounded cache."""
+        cache_key = (dag_id, str(version))
+        found = self._dags.get_fresh(cache_key)
+        if found is not None:
+            return tuple(found)  # type: ignore[return-value]
+        from airflow.models.serialized_dag import SerializedDagModel
+        from sqlalchemy import select
+
+        dag = None
+        if version is not None:
+            model = session.scalar(
+                select(SerializedDagModel).where(SerializedDagModel.dag_version_id == version)
+            )
+            dag = model.dag if model is not None else None
+        if dag is None:
+            dag = SerializedDagModel.get_dag(dag_id, session=session)
+        spec = spec_of(dag)
+        value = (dag if spec else None, spec)
+        if dag is not None:
+            self._dags.put(cache_key, value)
+        return value
+
+    def _expected(self, session: Any, dag_id: str) -> float | None:
+        cached = self._history.get_fresh(dag_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < HISTORY_TTL:
+            return cached[1]  # type: ignore[no-any-return]
+        try:
+            value = _history(session, dag_id)
+        except Exception as exc:
+            log.debug("ActivitySmith: no run history for %s (%s)", dag_id, exc)
+            value = None
+        self._history.put(dag_id, (now, value))
+        return value
+
+    # -- leases (schedulers only) -----------------------------------------------------------------
+    def _lease_pass(self) -> None:
+        """Renew, discover and claim, in one transaction: every ``RENEW`` seconds, and at once
+        when an event names a run this watcher does not hold."""
+        from . import _lease
+
+        now = time.time()
+        due = now >= self._next_lease
+        if not due and not self._wanted:
+            return
+        with _session() as session:
+            _lease.ensure_table(session)
+            if due:
+                held = _lease.renew(session, self.owner, now)
+                for key, run in list(self._runs.items()):
+                    if not run.local and key not in held:
+                        log.warning("ActivitySmith: %s/%s: lease lost, stopped", key[0], key[1])
+                        del self._runs[key]
+                self._discover(session, now)
+                if now >= self._next_purge:
+                    _lease.purge(session, now)
+                    self._next_purge = now + PURGE_EVERY
+                self._next_lease = now + _lease.RENEW
+            wanted, self._wanted = self._wanted, {}
+            for cand in wanted.values():
+                if cand.key in self._runs:
+                    continue
+                try:
+                    self._claim(session, cand, now)
+                except Exception as exc:
+                    log.warning("ActivitySmith: %s/%s: claim skipped (%s)", *cand.key[:2], exc)
+
+    def _discover(self, session: Any, now: float) -> None:
+        """Runs running with no lease, and leases whose holder is gone: candidates."""
+        from airflow.models.dagrun import DagRun
+        from sqlalchemy import or_, select
+
+        from . import _lease
+
+        attempt = DagRun.clear_number
+        query = select(DagRun.dag_id, DagRun.run_id, attempt, DagRun.created_dag_version_id).where(
+            DagRun.state == "running",
+            _lease.unleased(DagRun.dag_id, DagRun.run_id, attempt),
+        )
+        triggered_by = getattr(DagRun, "triggered_by", None)
+        if triggered_by is not None:  # dag.test() runs are written by their own process
+            query = query.where(or_(triggered_by.is_(None), triggered_by != "test"))
+        for dag_id, run_id, number, version in session.execute(query.limit(DISCOVER_LIMIT)).all():
+            key = (dag_id, run_id, int(number or 0))
+            if key not in self._runs:
+                self._wanted.setdefault(key, _Candidate(key, version=version))
+        for dag_id, run_id, number, owner in _lease.orphans(
+            session, self.owner, now, DISCOVER_LIMIT
+        ):
+            key = (dag_id, run_id, int(number))
+            if key in self._runs:
+                continue
+            dead = _lease.owner_is_dead(owner, self.owner)
+            if owner.startswith(_lease.host_prefix()) and not dead:
+                continue  # a live process of this host, its lease not yet expired
+            self._wanted[key] = _Candidate(key, dead_owner=owner if dead else None)
+
+    def _claim(self, session: Any, cand: _Candidate, now: float) -> None:
+        from airflow.models.dagrun import DagRun
+        from sqlalchemy import select
+
+        from . import _lease
+
+        dag_id, run_id, _ = cand.key
+        row = session.execute(
+            select(DagRun.id, DagRun.created_dag_version_id, DagRun.logical_date).where(
+                DagRun.dag_id == dag_id, DagRun.run_id == run_id
+            )
+        ).first()
+        if row is None:
+            return
+        dag, spec = (cand.dag, spec_of(cand.dag)) if cand.dag is not None else (None, None)
+        if cand.dag is None:
+            dag, spec = self._dag_of(session, dag_id, cand.version or row[1])
+        if spec is None or dag is None:
+            return
+        if not _lease.claim(session, cand.key, self.owner, now, cand.dead_owner):
+            return
+        run = self._new_run(
+            cand.key, dag, spec, local=False, logical_date=cand.logical_date or row[2]
+        )
+        run.expected_seconds, run.history_read = self._expected(session, dag_id), True
+        run.deadline_at, run.deadline_read = _deadline(session, row[0]), True
+        log.info("ActivitySmith: %s/%s attempt %d: writing its activity", *cand.key)
+
+    # -- one tick: every held run in one transaction ----------------------------------------------
+    def _tick(self) -> None:
+        from airflow.models.dagrun import DagRun
+        from airflow.models.taskinstance import TaskInstance as TI
+        from airflow.models.xcom import XComModel
+        from sqlalchemy import select, tuple_
+
+        from . import _lease
+
+        runs = list(self._runs.values())
+        pairs = _pairs(r.key for r in runs)
+        now = time.monotonic()
+        finals: list[tuple[_Run, RunState]] = []
+        with _session() as session:
+            rows: dict[tuple[str, str], Any] = {
+                (r.dag_id, r.run_id): r
+                for r in session.execute(
+                    select(
+                        DagRun.dag_id,
+                        DagRun.run_id,
+                        DagRun.id,
+                        DagRun.state,
+                        DagRun.start_date,
+                        DagRun.end_date,
+                        DagRun.clear_number,
+                    ).where(tuple_(DagRun.dag_id, DagRun.run_id).in_(pairs))
+                ).all()
+            }
+            tis: dict[tuple[str, str], list[Any]] = {}
+            for dag_id, run_id, *rest in session.execute(
+                select(
+                    TI.dag_id, TI.run_id, TI.task_id, TI.map_index, TI.state, TI.try_number
+                ).where(tuple_(TI.dag_id, TI.run_id).in_(pairs))
+            ).all():
+                tis.setdefault((dag_id, run_id), []).append(rest)
+            for run in runs:
+                self._note_failures(run, tis.get((run.dag_id, run.run_id), []), now)
+            errors: dict[tuple[str, str, str, int], str] = {}
+            asking = _pairs(r.key for r in runs if r.waiting)
+            if asking:
+                for dag_id, run_id, task_id, map_index, value in session.execute(
+                    select(
+                        XComModel.dag_id,
+                        XComModel.run_id,
+                        XComModel.task_id,
+                        XComModel.map_index,
+                        XComModel.value,
+                    ).where(
+                        tuple_(XComModel.dag_id, XComModel.run_id).in_(asking),
+                        XComModel.key == ERROR_XCOM_KEY,
+                    )
+                ).all():
+                    line = _error_text(value)
+                    if line:
+                        index = map_index if map_index is not None else -1
+                        errors[(dag_id, run_id, task_id, index)] = line
+            for run in runs:
+                row = rows.get((run.dag_id, run.run_id))
+                if not run.deadline_read and row is not None:
+                    run.deadline_at, run.deadline_read = _deadline(session, row.id), True
+                if not run.history_read:
+                    run.expected_seconds = self._expected(session, run.dag_id)
+                    run.history_read = True
+                final = self._refresh(run, tis.get((run.dag_id, run.run_id), []), row, errors)
+                if final is None:
+                    continue
+                if run.local or _lease.mark_final(session, run.key, self.owner, time.time()):
+                    finals.append((run, final))
+                del self._runs[run.key]
+        for run, final in finals:
+            run.engine.finish(final)
+            run.done.set()
+
+    def _note_failures(self, run: _Run, rows: list[Any], now: float) -> None:
+        for task_id, map_index, ti_state, try_number in rows:
+            value = _value(ti_state)
+            if value not in ("failed", "up_for_retry"):
+                continue
+            index = map_index if map_index is not None else -1
+            retrying = value == "up_for_retry"
+            # A final failure is one event per task instance, whatever try number a later read
+            # shows; each retry is its own.
+            key = (task_id, index, int(try_number or 0) if retrying else -1, retrying)
+            if key in run.reported or key in run.waiting:
+                continue
+            run.waiting[key] = PendingFailure(task_id, index, int(try_number or 0), retrying, now)
+
+    def _end_of(self, run: _Run, row: Any) -> RunStatus | None:
+        """The run's end as the database has it (committed), or None while it runs."""
+        if run.local:
+            return run.end
+        if row is None:
+            return RunStatus.CANCELLED  # the run was deleted
+        if int(row.clear_number or 0) != run.key[2]:
+            return RunStatus.CANCELLED  # cleared: this attempt is over, the next is its own
+        state = _value(row.state)
+        if state == "success":
+            return RunStatus.SUCCESS
+        if state != "failed":
+            return None
+        hint = self._hints.pop(run.key, None)
+        timeout = getattr(run.dag, "dagrun_timeout", None)
+        ran = row.end_date - row.start_date if row.start_date and row.end_date else None
+        if hint is None and timeout is not None and ran is not None and ran >= timeout:
+            hint = RunStatus.TIMED_OUT
+        return hint or RunStatus.FAILED
+
+    def _state(self, run: _Run, rows: list[Any], status: RunStatus, row: Any) -> RunState:
         states = {
             (tid if index is None or index < 0 else f"{tid}_{index}"): state
             for tid, index, state, _ in rows
@@ -302,9 +601,10 @@ class RunWatcher:
             status=status,
             title=title or run.dag_id,
             url=run_url(base, run.dag_id, run.run_id),
-            started_at=row.started_at if row else None,
+            started_at=row.start_date.timestamp() if row is not None and row.start_date else None,
             expected_seconds=run.expected_seconds,
-            deadline_at=row.deadline_at if row else None,
+            deadline_at=run.deadline_at,
+            attempt=run.key[2],
         )
 
     def _step_name(self, run: _Run, task_id: str) -> str:
@@ -312,35 +612,23 @@ class RunWatcher:
             return _group_of(run.dag.task_dict[task_id], task_id)
         return task_id
 
-    def _refresh(self, run: _Run) -> None:
-        rows, errors, row = _read_states(run.dag_id, run.run_id)
-        errors.update(run.errors)
+    def _refresh(
+        self,
+        run: _Run,
+        rows: list[Any],
+        row: Any,
+        errors: dict[tuple[str, str, str, int], str],
+    ) -> RunState | None:
+        """Hand the run's state to its engine; returns its final state once it has ended and
+        no failure still waits for its error."""
+        end = self._end_of(run, row)
+        state = self._state(run, rows, end or RunStatus.RUNNING, row)
         now = time.monotonic()
-        if run.end is None and row.state in ("success", "failed"):
-            # Ended, but its end event went to another scheduler: that one sends the final
-            # state. Stop updating it (an update after the end would restart the activity).
-            run.ended_elsewhere = run.ended_elsewhere or now
-            if now - run.ended_elsewhere > 30:
-                del self._runs[(run.dag_id, run.run_id)]
-            return
-        status = run.end[0] if run.end else RunStatus.RUNNING
-        state = self._state(run, rows, status, row)
-        run.state = state
-        for task_id, map_index, ti_state, try_number in rows:
-            value = str(getattr(ti_state, "value", ti_state) or "")
-            if value not in ("failed", "up_for_retry"):
-                continue
-            index = map_index if map_index is not None else -1
-            retrying = value == "up_for_retry"
-            # A final failure is one event per task instance, whatever try number a later read
-            # shows; each retry is its own.
-            key = (task_id, index, int(try_number or 0) if retrying else -1, retrying)
-            if key in run.reported or key in run.waiting:
-                continue
-            run.waiting[key] = Failure(task_id, index, int(try_number or 0), retrying, now)
         base = run.spec.ui_base_url or ui_base_url()
         for key, failure in list(run.waiting.items()):
-            error = errors.get((failure.task_id, failure.map_index))
+            error = run.errors.get((failure.task_id, failure.map_index)) or errors.get(
+                (run.dag_id, run.run_id, failure.task_id, failure.map_index)
+            )
             if error is None and now - failure.seen < ERROR_WAIT:
                 continue
             del run.waiting[key]
@@ -360,16 +648,14 @@ class RunWatcher:
                 retrying=failure.retrying,
                 ident="|".join(map(str, key)),
             )
-        if run.end is None:
+        if end is None:
             run.engine.update(state)
-            return
+            return None
         if run.waiting:
-            return  # the errors of the last failures are still on their way (bounded)
-        run.engine.finish(state)
-        del self._runs[(run.dag_id, run.run_id)]
-        run.done.set()
+            return None  # the errors of the last failures are still on their way (bounded)
+        return state
 
-    def running(self) -> list[tuple[str, str]]:
+    def running(self) -> list[Key]:
         return list(self._runs)
 
 

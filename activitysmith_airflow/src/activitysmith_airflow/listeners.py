@@ -3,15 +3,20 @@
 Tracked DAGs are those declared with ``ActivitySmithDagRunTracker`` and those carrying the tag
 ``[activitysmith] tag`` (default ``activitysmith``). Where each hook runs and what it does:
 
-- scheduler (``on_dag_run_running`` / ``_success`` / ``_failed``): queue the run event for the
-  process's watcher thread, which reads task states with its own database session and drives
-  the core's engine. Nothing on the scheduler loop's thread touches the database or the network.
+- scheduler (``on_starting`` of its job, ``on_dag_run_running`` / ``_success`` / ``_failed``):
+  the process's watcher thread starts with the scheduler and writes the tracked runs it holds a
+  lease for (``_watcher``, ``_lease``); run events only wake it. Nothing on the scheduler loop's
+  thread touches the database or the network.
+- API server (a run's state set from the UI or the REST API): nothing. The run's writer (a
+  scheduler's watcher) sees the committed end in its next read and sends the final state, so
+  the request never waits on ActivitySmith.
 - task processes (``on_task_instance_failed``): leave the error's first line in an XCom for the
-  watcher's failure push (one local call to the supervisor, on failure only). Task processes send
+  writer's failure push (one local call to the supervisor, on failure only). Task processes send
   nothing to ActivitySmith.
-- ``airflow dags test`` / ``dag.test()`` (one process, tasks in process): the same watcher runs
-  there; task events wake it, and the run's end waits for its final state and pushes under one
-  total deadline (``[activitysmith] deadline``), the one flush of that process.
+- ``airflow dags test`` / ``dag.test()`` (runs triggered by ``test``, tasks in process): the
+  process is the run's only writer; task events wake its watcher, and the run's end waits for
+  its final state and pushes under one total deadline (``[activitysmith] deadline``), the one
+  flush of that process.
 """
 
 from __future__ import annotations
@@ -24,18 +29,15 @@ from airflow.listeners import hookimpl
 
 log = logging.getLogger("activitysmith_airflow.listeners")
 
-_LONG_LIVED: list[str] = []
 
-
-def _can_watch() -> bool:
-    """Whether this process may read the metadata database (a scheduler, ``dags test``), as
-    opposed to a task process, where Airflow blocks it."""
-    settings = sys.modules.get("airflow.settings")
-    if settings is None or getattr(settings, "Session", None) is None:
-        return False
+def _comms() -> Any:
     runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
-    comms = getattr(runner, "SUPERVISOR_COMMS", None) if runner else None
-    return comms is None or "InProcess" in type(comms).__name__
+    return getattr(runner, "SUPERVISOR_COMMS", None) if runner else None
+
+
+def _in_process_tasks() -> bool:
+    """Whether tasks run in this very process (``dags test`` / ``dag.test()``)."""
+    return "InProcess" in type(_comms()).__name__
 
 
 def _tracked(dag: Any) -> bool:
@@ -44,8 +46,14 @@ def _tracked(dag: Any) -> bool:
     return spec_of(dag) is not None
 
 
+def _is_test_run(dag_run: Any) -> bool:
+    """A run of ``dags test`` / ``dag.test()``: written by the process that runs it."""
+    triggered = getattr(dag_run, "triggered_by", None)
+    return str(getattr(triggered, "value", triggered) or "") == "test"
+
+
 def _record_error(task_instance: Any, error: Any) -> dict[str, Any] | None:
-    """Leave the failure's first line where the run's watcher finds it."""
+    """Leave the failure's first line where the run's writer finds it."""
     from activitysmith_core.tracking import first_line
 
     from .tracking import ERROR_XCOM_KEY
@@ -69,15 +77,22 @@ def _record_error(task_instance: Any, error: Any) -> dict[str, Any] | None:
 
 def _task_event(task_instance: Any, *, error: Any = None, failed: bool = False) -> None:
     try:
+        if _comms() is None:
+            return  # not a task process (the API server marking tasks, a scheduler)
         dag = getattr(getattr(task_instance, "task", None), "dag", None)
         if not _tracked(dag):
             return
         failure = _record_error(task_instance, error) if failed else None
-        if _can_watch():
+        if _in_process_tasks():
             from ._watcher import WATCHER
 
             WATCHER.submit(
-                "poke", task_instance.dag_id, task_instance.run_id, dag=dag, failure=failure
+                "poke",
+                task_instance.dag_id,
+                task_instance.run_id,
+                dag=dag,
+                failure=failure,
+                local=True,
             )
     except Exception as exc:
         log.warning("ActivitySmith listener: task event skipped: %s", exc)
@@ -90,6 +105,9 @@ def _dag_event(dag_run: Any, kind: str, status: Any = None) -> None:
             return
         from ._watcher import WATCHER
 
+        local = _is_test_run(dag_run)
+        if not local and not WATCHER.is_scheduler():
+            return  # e.g. the API server: the run's writer reads the committed end itself
         done = WATCHER.submit(
             kind,
             dag_run.dag_id,
@@ -97,8 +115,11 @@ def _dag_event(dag_run: Any, kind: str, status: Any = None) -> None:
             dag=dag,
             status=status,
             logical_date=getattr(dag_run, "logical_date", None),
+            attempt=int(getattr(dag_run, "clear_number", 0) or 0),
+            version=getattr(dag_run, "created_dag_version_id", None),
+            local=local,
         )
-        if kind == "end" and not _LONG_LIVED:
+        if kind == "end" and local:
             _flush_run(done)
     except Exception as exc:
         log.warning("ActivitySmith listener: DAG run event skipped: %s", exc)
@@ -121,8 +142,14 @@ def _flush_run(done: Any) -> None:
 
 @hookimpl
 def on_starting(component: Any) -> None:
-    if type(component).__name__ != "TaskRunnerMarker":
-        _LONG_LIVED.append(type(component).__name__)
+    if type(component).__name__ == "TaskRunnerMarker" or not hasattr(component, "job_type"):
+        return
+    try:
+        from ._watcher import WATCHER
+
+        WATCHER.serve(component)  # writes runs only if the job is a scheduler
+    except Exception as exc:  # pragma: no cover
+        log.warning("ActivitySmith listener: watcher not started: %s", exc)
 
 
 @hookimpl

@@ -1,0 +1,254 @@
+"""Who writes a run: one lease per tracked run attempt in the metadata database.
+
+The table ``activitysmith_run_lease`` (created on first use, idempotently) holds one row per
+tracked run attempt, ``(dag_id, run_id, attempt)`` with ``attempt`` the run's clear number: its
+``owner`` (host, PID namespace, PID and a random token of the watcher that holds it), when the
+lease expires, and whether the run's final state was handed to the sender. Only the owner sends
+for a run; a lease is renewed in one statement for all of a watcher's runs, taken over when it
+expired (its owner died) or at once when its owner is a dead process on this host, and never
+taken once the final state is sent. Rows are deleted a bounded time after they stop changing.
+
+All of it is plain SQLAlchemy Core on the session Airflow gives (SQLite, PostgreSQL, MySQL).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+log = logging.getLogger("activitysmith_airflow.tracking")
+
+TABLE = "activitysmith_run_lease"
+TTL = 20.0
+"""Seconds a lease lasts without renewal: a dead owner's runs are taken over within this."""
+RENEW = 5.0
+"""Seconds between two renewals (one statement for all of a watcher's runs)."""
+RETAIN = 3600.0
+"""Seconds a row is kept after it last changed (final sent, or abandoned) before deletion."""
+
+_metadata = MetaData()
+leases = Table(
+    TABLE,
+    _metadata,
+    Column("dag_id", String(250), primary_key=True),
+    Column("run_id", String(250), primary_key=True),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("owner", String(250), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("final_sent", Boolean, nullable=False, default=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+Key = tuple[str, str, int]
+
+_created: set[str] = set()
+_create_lock = threading.Lock()
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "-"
+
+
+def new_owner() -> str:
+    """This watcher's identity: ``host|pid-namespace|pid|token``."""
+    host = socket.gethostname()[:180]
+    return f"{host}|{_pid_namespace()}|{os.getpid()}|{secrets.token_hex(6)}"
+
+
+def host_prefix() -> str:
+    """The owners on this host and PID namespace start with this."""
+    return f"{socket.gethostname()[:180]}|{_pid_namespace()}|"
+
+
+def owner_is_dead(owner: str, me: str) -> bool:
+    """Whether ``owner`` is a process of this host (and PID namespace) that no longer exists:
+    a scheduler killed and restarted on the same machine gives its runs up at once."""
+    prefix = host_prefix()
+    if owner == me or not owner.startswith(prefix):
+        return False
+    try:
+        pid = int(owner[len(prefix) :].split("|", 1)[0])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True  # an earlier watcher of this very process (a fork's parent token)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def ensure_table(session: Any) -> None:
+    """Create the lease table once per process and database (idempotent, races tolerated)."""
+    bind = session.get_bind()
+    url = str(bind.url)
+    if url in _created:
+        return
+    with _create_lock:
+        if url in _created:
+            return
+        try:
+            _metadata.create_all(bind=bind, checkfirst=True)
+        except Exception as exc:  # another scheduler created it between check and create
+            log.debug("ActivitySmith: lease table creation raced (%s)", exc)
+            _metadata.create_all(bind=bind, checkfirst=True)
+        _created.add(url)
+
+
+def _insert_ignore(session: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(leases).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(leases).on_conflict_do_nothing()
+    return insert(leases).prefix_with("IGNORE")  # MySQL
+
+
+def claim(session: Any, key: Key, me: str, now: float, dead_owner: str | None = None) -> bool:
+    """Take the lease of ``key`` if nobody holds it, it expired, ``dead_owner`` holds it, or it
+    is already ours; never once its final state was sent. True if ours."""
+    dag_id, run_id, attempt = key
+    inserted = session.execute(
+        _insert_ignore(session).values(
+            dag_id=dag_id,
+            run_id=run_id,
+            attempt=attempt,
+            owner=me,
+            expires_at=now + TTL,
+            final_sent=False,
+            updated_at=now,
+        )
+    )
+    if inserted.rowcount == 1:
+        return True
+    holders = [leases.c.owner == me, leases.c.expires_at < now]
+    if dead_owner:
+        holders.append(leases.c.owner == dead_owner)
+    taken = session.execute(
+        update(leases)
+        .where(
+            leases.c.dag_id == dag_id,
+            leases.c.run_id == run_id,
+            leases.c.attempt == attempt,
+            leases.c.final_sent.is_(False),
+            or_(*holders),
+        )
+        .values(owner=me, expires_at=now + TTL, updated_at=now)
+    )
+    return bool(taken.rowcount == 1)
+
+
+def renew(session: Any, me: str, now: float) -> set[Key]:
+    """Extend all of this watcher's live leases (one statement); returns the keys it holds."""
+    session.execute(
+        update(leases)
+        .where(leases.c.owner == me, leases.c.final_sent.is_(False))
+        .values(expires_at=now + TTL)
+    )
+    rows = session.execute(
+        select(leases.c.dag_id, leases.c.run_id, leases.c.attempt).where(
+            leases.c.owner == me, leases.c.final_sent.is_(False)
+        )
+    ).all()
+    return {(d, r, int(a)) for d, r, a in rows}
+
+
+def mark_final(session: Any, key: Key, me: str, now: float) -> bool:
+    """Record that ``key``'s final state is being sent, if this watcher still holds it: True
+    then, and no watcher sends for it again."""
+    dag_id, run_id, attempt = key
+    done = session.execute(
+        update(leases)
+        .where(
+            leases.c.dag_id == dag_id,
+            leases.c.run_id == run_id,
+            leases.c.attempt == attempt,
+            leases.c.owner == me,
+            leases.c.final_sent.is_(False),
+        )
+        .values(final_sent=True, updated_at=now)
+    )
+    return bool(done.rowcount == 1)
+
+
+def release(session: Any, keys: Iterable[Key], me: str) -> None:
+    """Give leases up (a stopping watcher): another takes them over at once."""
+    keys = list(keys)
+    if keys:
+        session.execute(
+            update(leases)
+            .where(
+                tuple_(leases.c.dag_id, leases.c.run_id, leases.c.attempt).in_(keys),
+                leases.c.owner == me,
+            )
+            .values(expires_at=0.0)
+        )
+
+
+def orphans(session: Any, me: str, now: float, limit: int) -> Sequence[Any]:
+    """Unfinished leases whose owner is gone (expired, or a process of this host that died):
+    ``(dag_id, run_id, attempt, owner)``."""
+    return list(
+        session.execute(
+            select(leases.c.dag_id, leases.c.run_id, leases.c.attempt, leases.c.owner)
+            .where(
+                leases.c.final_sent.is_(False),
+                leases.c.owner != me,
+                or_(leases.c.expires_at < now, leases.c.owner.startswith(host_prefix())),
+            )
+            .limit(limit)
+        ).all()
+    )
+
+
+def unleased(dag_id: Any, run_id: Any, attempt: Any) -> Any:
+    """A condition for a query over runs: the run attempt has no lease row at all."""
+    return ~(
+        select(leases.c.dag_id)
+        .where(
+            and_(leases.c.dag_id == dag_id, leases.c.run_id == run_id, leases.c.attempt == attempt)
+        )
+        .exists()
+    )
+
+
+def purge(session: Any, now: float) -> None:
+    """Delete rows a bounded time after they last changed (sent, or left by a deleted run)."""
+    session.execute(
+        delete(leases).where(
+            leases.c.updated_at < now - RETAIN,
+            or_(leases.c.final_sent.is_(True), leases.c.expires_at < now - RETAIN),
+        )
+    )
