@@ -59,7 +59,7 @@ class Sandbox:
         """The API base URL to give a client."""
         return f"{self.root}/api"
 
-    def start(self) -> Sandbox:
+    def _socket(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -68,6 +68,10 @@ class Sandbox:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
+        return sock
+
+    def start(self) -> Sandbox:
+        sock = self._socket()
         config = uvicorn.Config(
             self.app,
             log_level="warning",
@@ -105,14 +109,11 @@ class Sandbox:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread (the command line)."""
-        uvicorn.run(
-            self.app,
-            host=self.host,
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
+        sock = self._socket()
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
         )
+        uvicorn.Server(config).run(sockets=[sock])
 
     # -- record and state ------------------------------------------------------------------
     @property
