@@ -104,11 +104,15 @@ def cluster(
     executor: str = "LocalExecutor",
     extra_env: dict[str, str] | None = None,
     before_migrate: Any = None,
+    schedulers: int = 1,
+    dags: Sequence[str] = ("wide.py",),
 ) -> Iterator[dict]:
-    """PostgreSQL, a migrated AIRFLOW_HOME with the concurrency DAGs, then the API server, the
-    scheduler and the DAG processor. ``before_migrate(cluster)`` may start what the deployment
-    needs first (a broker) and add to ``cluster["env"]``. Yields a dict: ``env``, ``root``,
-    ``pg_port``, ``home`` and ``stack`` (an ExitStack for more processes)."""
+    """PostgreSQL, a migrated AIRFLOW_HOME with the concurrency DAGs (``dags``: files of
+    ``concurrency_dags``), then the API server, ``schedulers`` schedulers and the DAG processor.
+    ``before_migrate(cluster)`` may start what the deployment needs first (a broker) and add to
+    ``cluster["env"]``. Yields a dict: ``env``, ``root``, ``pg_port``, ``home``, ``api_url``,
+    ``schedulers`` (their processes, see :func:`kill_scheduler` and :func:`start_scheduler`)
+    and ``stack`` (an ExitStack for more processes)."""
     root = Path(tempfile.mkdtemp(prefix=prefix))  # the postgres user must reach it
     os.chmod(root, 0o777)
     with ExitStack() as stack:
@@ -116,7 +120,8 @@ def cluster(
         api_port = free_port()
         home = root / "airflow"
         (home / "dags").mkdir(parents=True)
-        shutil.copy(HERE / "concurrency_dags" / "wide.py", home / "dags" / "wide.py")
+        for name in dags:
+            shutil.copy(HERE / "concurrency_dags" / name, home / "dags" / name)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
         env.update(
             {
@@ -143,7 +148,15 @@ def cluster(
                 **(extra_env or {}),
             }
         )
-        found = {"env": env, "root": root, "pg_port": pg_port, "home": home, "stack": stack}
+        found = {
+            "env": env,
+            "root": root,
+            "pg_port": pg_port,
+            "home": home,
+            "stack": stack,
+            "api_url": f"http://127.0.0.1:{api_port}",
+            "schedulers": [],
+        }
         if before_migrate is not None:
             before_migrate(found)
         migrate = subprocess.run(
@@ -151,9 +164,45 @@ def cluster(
         )
         assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
         start(found, "api", [*AIRFLOW, "api-server", "--port", str(api_port)], env)
-        start(found, "scheduler", [*AIRFLOW, "scheduler"], env)
+        for _ in range(schedulers):
+            start_scheduler(found)
         start(found, "dags", [*AIRFLOW, "dag-processor"], env)
         yield found
+
+
+def start_scheduler(cluster: dict) -> Any:
+    """Start one more scheduler (``scheduler.log``, ``scheduler-2.log``, ...)."""
+    count = len(cluster["schedulers"])
+    name = "scheduler" if count == 0 else f"scheduler-{count + 1}"
+    proc = start(cluster, name, [*AIRFLOW, "scheduler"], cluster["env"])
+    cluster["schedulers"].append(proc)
+    return proc
+
+
+def kill_scheduler(cluster: dict, proc: Any) -> None:
+    """``kill -9`` of a scheduler's own process (what it started is left running, as a crash
+    leaves it; the cluster's end stops its process group)."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def api(cluster: dict) -> Any:
+    """An HTTP client on the deployment's REST API (needs
+    ``AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True``)."""
+    import httpx
+
+    base = cluster["api_url"]
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            token = httpx.get(f"{base}/auth/token", timeout=10).json()["access_token"]
+            break
+        except (httpx.HTTPError, ValueError, KeyError):
+            assert time.monotonic() < deadline, "the API server never answered"
+            time.sleep(1)
+    return httpx.Client(
+        base_url=f"{base}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
 
 
 def cli(env: dict, *args: str) -> str:

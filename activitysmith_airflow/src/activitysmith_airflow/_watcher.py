@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -226,6 +227,7 @@ class RunWatcher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._job: Any = None
+        self._pid = 0
         self.owner = new_owner()
         self._next_lease = 0.0
         self._next_purge = 0.0
@@ -237,10 +239,13 @@ class RunWatcher:
     def serve(self, job: Any) -> None:
         """Remember the process's Airflow job; if it turns out to be a scheduler, the watcher
         runs from now on (it claims runs already running without waiting for an event)."""
-        self._job = job
+        self._job, self._pid = job, os.getpid()
         self._start()
 
     def is_scheduler(self) -> bool:
+        """Whether this process runs a scheduler (not a process forked from one)."""
+        if self._pid != os.getpid():
+            return False
         return _value(getattr(self._job, "job_type", None)) == "SchedulerJob"
 
     def submit(self, kind: str, dag_id: str, run_id: str, **details: Any) -> threading.Event:
