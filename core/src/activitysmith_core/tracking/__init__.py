@@ -12,6 +12,15 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from ._group import (
+    GROUP_LINGER,
+    GroupMember,
+    GroupWindow,
+    current_window,
+    group_options,
+    group_state,
+    windows,
+)
 from ._model import RunState, RunStatus, Step, StepStatus, TrackerOptions
 from ._render import (
     SUBTITLE_MAX,
@@ -53,10 +62,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "GROUP_LINGER",
     "SUBTITLE_MAX",
     "Binding",
     "Engine",
     "Failure",
+    "GroupMember",
+    "GroupWindow",
     "KeptStore",
     "RunState",
     "RunStatus",
@@ -67,15 +79,19 @@ __all__ = [
     "TrackerOptions",
     "aggregate",
     "content_state",
+    "current_window",
     "deadline_push",
     "default_state_dir",
     "end_request",
     "failure_push",
     "fingerprint",
     "first_line",
+    "group_options",
+    "group_state",
     "run_failure_push",
     "segments",
     "stream_request",
     "success_push",
     "timing",
+    "windows",
 ]

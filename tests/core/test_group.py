@@ -1,0 +1,86 @@
+"""A group of runs as one activity: windows, segments per run, the time left from the previous
+window, no pushes; drawn through the real engine against the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from activitysmith_core import ActivitySmith
+from activitysmith_core.tracking import (
+    Engine,
+    GroupMember,
+    RunStatus,
+    TrackerOptions,
+    current_window,
+    group_options,
+    group_state,
+    windows,
+)
+
+R = RunStatus
+
+
+def _m(name: str, start: float, end: float | None = None, status: R = R.SUCCESS) -> GroupMember:
+    if end is None:
+        status = R.RUNNING
+    return GroupMember(name, f"{name}-{start}", status, start, end)
+
+
+def test_runs_that_follow_within_linger_share_a_window() -> None:
+    night = [_m("etl", 0, 100), _m("warehouse", 50, 400), _m("report", 450, 500)]
+    next_night = [_m("etl", 86_400, 86_500)]
+    found = windows(night + next_night, linger=300)
+    assert [len(w.members) for w in found] == [3, 1]
+    assert found[0].duration == 500
+    # Still running: a run that starts much later joins the open window.
+    open_window = windows([_m("etl", 0), _m("late", 5_000)], linger=300)
+    assert len(open_window) == 1
+
+
+def test_the_current_window_closes_after_linger() -> None:
+    members = [_m("etl", 0, 100), _m("warehouse", 10, 200)]
+    shown, before = current_window(members, now=250, linger=300)
+    assert shown is not None and before is None
+    shown, before = current_window(members, now=600, linger=300)
+    assert shown is None and before is not None and len(before.members) == 2
+
+
+def test_a_window_draws_one_segment_per_run_and_knows_its_length_from_the_last() -> None:
+    last = windows([_m(n, i * 10, 600 + i) for i, n in enumerate("abcdefghij")])[0]
+    tonight = windows(
+        [_m("etl", 86_400, 86_460, R.FAILED), _m("warehouse", 86_410), _m("etl", 86_470)]
+    )[0]
+    run = group_state("airflow", "nightly", tonight, last, title="Nightly")
+    assert [s.name for s in run.steps] == ["etl", "warehouse", "etl #2"]
+    assert run.total_steps == 10
+    assert run.expected_seconds == last.duration
+    assert run.key == group_state("airflow", "nightly", tonight, None).key
+    assert tonight.outcome is R.FAILED
+
+
+def test_a_group_activity_through_the_engine(sandbox: Any, tmp_path: Path) -> None:
+    options = group_options(TrackerOptions(interval=0.05, state_dir=str(tmp_path), push_window=0.0))
+    engine = Engine(ActivitySmith(sandbox.api_key, base_url=sandbox.url), options)
+    previous = windows([_m(f"dag{i}", i, 1_000 + i) for i in range(6)])[0]
+    now = 1_000_000.0
+    members = [_m("etl", now), _m("warehouse", now + 1), _m("report", now + 2)]
+    window = windows(members)[0]
+    engine.update(group_state("airflow", "nightly", window, previous))
+    assert engine.flush()
+    members[1] = _m("warehouse", now + 1, now + 30, R.FAILED)
+    members[0] = _m("etl", now, now + 40)
+    members[2] = _m("report", now + 2, now + 50)
+    window = windows(members)[0]
+    engine.finish(group_state("airflow", "nightly", window, previous, status=window.outcome))
+    assert engine.flush()
+    key = group_state("airflow", "nightly", window).key
+    activity = sandbox.activities[key]
+    assert activity["status"] == "ended"
+    state = activity["content_state"]
+    assert state["number_of_steps"] == 3
+    assert state["step_colors"] == ["red", "green", "green"]
+    first = next(r.body for r in sandbox.requests if r.method == "PUT")
+    assert first["content_state"]["number_of_steps"] == 6  # the previous night's count
+    assert "etl" in first["content_state"]["subtitle"]
+    assert not [r for r in sandbox.requests if r.path.endswith("/push-notification")]
