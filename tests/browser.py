@@ -8,7 +8,14 @@ import time
 from typing import Any
 
 from activitysmith_core import ActivitySmith
-from activitysmith_core.tracking import Engine, RunState, Step, StepStatus, TrackerOptions
+from activitysmith_core.tracking import (
+    Engine,
+    RunState,
+    RunStatus,
+    Step,
+    StepStatus,
+    TrackerOptions,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -130,9 +137,42 @@ def glance_runs() -> list[tuple[RunState, list[tuple[str, str | None]]]]:
     return [(nightly, []), (etl, []), (etl, failures)]
 
 
+def glance_group() -> RunState:
+    """A night of twelve pipelines in one group: seven ended (one failed), three running, the
+    bar's length and the time left from the previous night."""
+    from activitysmith_core.tracking import GroupMember, group_state, windows
+
+    now = time.time()
+    start = now - 40 * 60
+    names = ["ingest", "crm_sync", "billing", "events", "dedupe", "ledger", "rollup"]
+    members = [
+        GroupMember(
+            name,
+            f"scheduled__{name}",
+            RunStatus.FAILED if name == "billing" else RunStatus.SUCCESS,
+            start + i * 60,
+            start + 600 + i * 240,
+        )
+        for i, name in enumerate(names)
+    ]
+    members += [
+        GroupMember(name, f"scheduled__{name}", RunStatus.RUNNING, start + 900 + i * 300)
+        for i, name in enumerate(["warehouse", "ml_features", "reports"])
+    ]
+    previous = windows(
+        GroupMember(f"p{i}", f"p{i}", RunStatus.SUCCESS, start - 86_400, start - 86_400 + 3_150)
+        for i in range(12)
+    )[0]
+    return group_state("airflow", "nightly", windows(members)[0], previous, title="Nightly")
+
+
 def populate_glance(client: Any, state_dir: str) -> None:
-    """The glance runs, drawn by the real engine."""
-    engine = Engine(client, TrackerOptions(interval=0.01, push_window=0.2, state_dir=state_dir))
+    """The glance runs and a group of runs, drawn by the real engine."""
+    from activitysmith_core.tracking import group_options
+
+    options = TrackerOptions(interval=0.01, push_window=0.2, state_dir=state_dir)
+    Engine(client, group_options(options)).update(glance_group())
+    engine = Engine(client, options)
     for run, failures in glance_runs():
         engine.update(run)
         for step, error in failures:

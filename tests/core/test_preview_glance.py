@@ -35,7 +35,7 @@ def test_the_page_shows_folded_segments_and_the_clock(
     try:
         driver.get(sandbox.root + "/")
         deadline = time.monotonic() + 10
-        while len(_texts(driver, "[data-stream-key]")) < 2 and time.monotonic() < deadline:
+        while len(_texts(driver, "[data-stream-key]")) < 3 and time.monotonic() < deadline:
             time.sleep(0.2)
         page = driver.execute_script("return document.body.innerText")
         assert "about 3 min left" in page or "about 4 min left" in page
@@ -43,5 +43,9 @@ def test_the_page_shows_folded_segments_and_the_clock(
         assert "nightly_etl: 3 tasks failed" in page
         segments = _texts(driver, '[data-stream-key*="warehouse"] .segment', "e.dataset.color")
         assert len(segments) == 10 and segments.count("red") == 1
+        # The group of runs beside them: a segment per run, the night's length from the last.
+        group = _texts(driver, '[data-stream-key*="group"] .segment', "e.dataset.color")
+        assert len(group) == 12 and group.count("red") == 1 and group.count("green") == 6
+        assert "Running warehouse, ml_features, reports" in page
     finally:
         driver.quit()
