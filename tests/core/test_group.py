@@ -84,3 +84,33 @@ def test_a_group_activity_through_the_engine(sandbox: Any, tmp_path: Path) -> No
     assert first["content_state"]["number_of_steps"] == 6  # the previous night's count
     assert "etl" in first["content_state"]["subtitle"]
     assert not [r for r in sandbox.requests if r.path.endswith("/push-notification")]
+
+
+def test_a_grouped_run_pushes_its_failures_without_an_activity_of_its_own(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    from activitysmith_core.tracking import RunState, Step, StepStatus
+
+    options = TrackerOptions(
+        group="nightly", interval=0.05, push_window=30.0, state_dir=str(tmp_path)
+    )
+    assert not options.shows_run
+    assert TrackerOptions(group="nightly", own_activity=True).shows_run
+    engine = Engine(ActivitySmith(sandbox.api_key, base_url=sandbox.url), options)
+    run = RunState("airflow", "etl", "r1", [Step("load", StepStatus.FAILED)])
+    engine.update(run)
+    engine.step_failed(run, "load", "disk full")
+    engine.finish(RunState("airflow", "etl", "r1", run.steps, status=R.FAILED))
+    assert engine.flush(5.0)
+    assert not [r for r in sandbox.requests if "/live-activity/" in r.path]
+    pushes = [r.body for r in sandbox.requests if r.path.endswith("/push-notification")]
+    assert [p["message"] for p in pushes] == ["disk full"]
+
+
+def test_group_options_are_checked() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="^group: "):
+        TrackerOptions(group="")
+    with pytest.raises(ValueError, match="^own_activity: "):
+        TrackerOptions(own_activity="yes")  # type: ignore[arg-type]

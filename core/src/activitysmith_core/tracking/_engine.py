@@ -151,6 +151,8 @@ class Engine:
             if run.status is not RunStatus.RUNNING:
                 self.finish(run)
                 return
+            if not self.options.shows_run:
+                return  # in a group, without an activity of its own: only its pushes
             with self._lock:
                 if self._memory.ended(run.key):
                     return  # a late update must not bring the ended activity back
@@ -208,12 +210,13 @@ class Engine:
             with self._lock:
                 again = self._memory.ended(final.key)
             order = self._order(final, ending=True)
-            if again:  # reported once: a second finish only restates the final (no push)
+            if again and self.options.shows_run:  # a second finish restates the final only
                 self.sender.put_final(
                     final.key,
                     stream_request(final, self.options, order),
                     end_request(final, self.options, order),
                 )
+            if again:
                 return
             failed_steps = [s.name for s in final.steps if s.status is StepStatus.FAILED]
             for name in failed_steps:
@@ -225,11 +228,14 @@ class Engine:
             elif status is RunStatus.SUCCESS and self.options.push_on_success:
                 body = success_push(final, self.options)
                 self.sender.add_push(lambda items: body, run=final.key)
-            self.sender.put_final(
-                final.key,
-                stream_request(final, self.options, order),
-                end_request(final, self.options, order),
-            )
+            if self.options.shows_run:
+                self.sender.put_final(
+                    final.key,
+                    stream_request(final, self.options, order),
+                    end_request(final, self.options, order),
+                )
+            else:
+                self.sender.release_pushes(final.key)
             with self._lock:
                 self._memory.end(final.key)
 

@@ -153,6 +153,7 @@ def group_options(options: TrackerOptions) -> TrackerOptions:
     pushes its own failures); above ``max_segments`` runs, segments fold like steps."""
     return replace(
         options,
+        own_activity=True,
         push_on_failure=False,
         push_on_retry=False,
         push_on_success=False,

@@ -172,6 +172,15 @@ class TrackerOptions:
     keep: bool = True
     max_kept: int = 100
     max_kept_age: float = 24 * 3600.0
+    group: str | None = None
+    """Runs declared in one group share one activity: a segment per run (tracking.md#groups)."""
+    own_activity: bool | None = None
+    """Whether a run also has its own activity: by default yes, unless it is in a group."""
+
+    @property
+    def shows_run(self) -> bool:
+        """Whether each run gets its own activity (failure pushes go either way)."""
+        return self.own_activity if self.own_activity is not None else self.group is None
 
     def __post_init__(self) -> None:
         for name in _COLOR_OPTIONS:
@@ -220,6 +229,14 @@ class TrackerOptions:
             raise ValueError(
                 "interruption_level: must be 'passive', 'active' or 'time-sensitive', "
                 f"not {self.interruption_level!r}"
+            )
+        if self.group is not None and (
+            not isinstance(self.group, str) or not self.group.strip() or len(self.group) > 100
+        ):
+            raise ValueError(f"group: must be a name of 1 to 100 characters, not {self.group!r}")
+        if self.own_activity is not None and not isinstance(self.own_activity, bool):
+            raise ValueError(
+                f"own_activity: must be True, False or None, not {self.own_activity!r}"
             )
         channels = self.channels
         if isinstance(channels, str):

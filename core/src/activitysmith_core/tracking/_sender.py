@@ -203,6 +203,16 @@ class Sender:
                 self._folds[group] = job
             self._wake()
 
+    def release_pushes(self, run: str) -> None:
+        """The run ended without a final state of its own (a grouped run): its waiting pushes
+        go now, as they would with its final."""
+        with self._cond:
+            now = time.monotonic()
+            for push in self._pushes:
+                if push.run == run:
+                    push.due = min(push.due, now)
+            self._wake()
+
     def _wake(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
