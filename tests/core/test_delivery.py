@@ -103,7 +103,7 @@ def test_a_fifth_activity_waits_for_a_slot_and_is_shown_when_one_frees(
     sandbox: Any, options: TrackerOptions, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, "activitysmith_core.tracking")
-    engine = _engine(sandbox, options)
+    engine = _engine(sandbox, TrackerOptions(**{**options.to_mapping(), "push_window": 0.3}))
     runs = [f"s{i}" for i in range(6)]
     for run_id in runs:
         engine.update(_run(run_id, S.RUNNING, S.PENDING))
@@ -114,10 +114,10 @@ def test_a_fifth_activity_waits_for_a_slot_and_is_shown_when_one_frees(
     assert sender.stats.slot_waits == 2, "both extra runs are counted as waiting"
     assert sum("waits for a free slot" in r.getMessage() for r in caplog.records) == 2
     # A waiting run's failure push does not wait for a slot.
-    late = next(iter(waiting)).split("-")[0]
     waiting_run = next(r for r in runs if _run(r).key in waiting)
     engine.step_failed(_run(waiting_run, S.FAILED, S.PENDING), "t0", "boom")
-    assert late
+    assert _wait(lambda: any(r.path.endswith("/push-notification") for r in sandbox.requests))
+    assert waiting_run and _run(waiting_run).key in sender.waiting_for_slot
     # One run ends: its slot goes to a waiting run at once, not after the back-off.
     shown = next(r for r in runs if _run(r).key not in waiting)
     engine.finish(_run(shown, S.SUCCESS, S.SUCCESS, status=RunStatus.SUCCESS))
