@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_FLAGS ?= -q
 export UV_LINK_MODE := copy
 
-.PHONY: help uv env-core env-airflow env-airflow-min env-prefect env-prefect-min lint typecheck test test-core test-airflow test-airflow-min test-prefect test-prefect-min dist test-dist demo bench soak clean
+.PHONY: help uv env-core env-airflow env-airflow-min env-prefect env-prefect-38 env-prefect-min lint typecheck test test-core test-airflow test-airflow-min test-prefect test-prefect-38 test-prefect-min dist test-dist demo bench soak clean
 
 help:
 	@echo "make demo   - run the example DAG and flow against the embedded sandbox"
@@ -27,6 +27,9 @@ env-airflow-min: uv
 
 env-prefect: uv
 	UV_PROJECT_ENVIRONMENT=.venv-prefect $(UV) sync -q --no-default-groups --group prefect
+
+env-prefect-38: uv
+	UV_PROJECT_ENVIRONMENT=.venv-prefect-38 $(UV) sync -q --no-default-groups --group prefect-38
 
 env-prefect-min: uv
 	UV_PROJECT_ENVIRONMENT=.venv-prefect-min $(UV) sync -q --no-default-groups --group prefect-min
@@ -57,6 +60,11 @@ test-airflow-min: env-airflow-min
 test-prefect: env-prefect
 	.venv-prefect/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect
 
+# Prefect 3.8, between the oldest and the newest: the soak runs on the newest only.
+test-prefect-38: env-prefect-38
+	.venv-prefect-38/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect \
+		--deselect tests/prefect/test_soak_short.py
+
 test-prefect-min: env-prefect-min
 	.venv-prefect-min/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect \
 		--deselect tests/prefect/test_soak_short.py
@@ -73,7 +81,7 @@ dist: env-core
 test-dist: dist
 	.venv-core/bin/python -m pytest $(PYTEST_FLAGS) tests/dist
 
-test: lint typecheck test-core test-airflow test-airflow-min test-prefect test-prefect-min test-dist
+test: lint typecheck test-core test-airflow test-airflow-min test-prefect test-prefect-38 test-prefect-min test-dist
 
 demo: env-core env-airflow env-prefect
 	.venv-core/bin/python scripts/demo.py $(if $(KEEP),--keep,)
@@ -85,4 +93,4 @@ soak: env-airflow env-prefect
 	bash bench/soak.sh
 
 clean:
-	rm -rf .venv-core .venv-airflow .venv-airflow-min .venv-prefect .venv-prefect-min .demo
+	rm -rf .venv-core .venv-airflow .venv-airflow-min .venv-prefect .venv-prefect-38 .venv-prefect-min .demo

@@ -223,9 +223,9 @@ def wait_for_estimate() -> float | None:
     """What the tracker learnt from the flow's recent runs (read while the run goes on)."""
     from prefect.runtime import flow_run
 
-    from activitysmith_prefect.tracking import _listener
+    from activitysmith_prefect.tracking import registry
 
-    run = _listener.runs[str(flow_run.id)]
+    run = registry.runs[str(flow_run.id)]
     run.history.wait(5)
     time.sleep(0.6)
     return run.expected_seconds

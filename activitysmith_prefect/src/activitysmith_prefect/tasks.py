@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from prefect import task
 
-from .tracking import _resolve_block
+from .tracking import resolve_block
 
 if TYPE_CHECKING:
     from activitysmith_core import ActivitySmith as Client
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def _client(block: Any) -> Client:
-    resolved = _resolve_block(block)
+    resolved = resolve_block(block)
     if resolved is not None:
         return resolved.get_client()
     from activitysmith_core import ActivitySmith
@@ -28,7 +28,7 @@ def _client(block: Any) -> Client:
 
 
 def _async_client(block: Any) -> AsyncClient:
-    resolved = _resolve_block(block)
+    resolved = resolve_block(block)
     if resolved is not None:
         return resolved.get_async_client()
     from activitysmith_core import AsyncActivitySmith

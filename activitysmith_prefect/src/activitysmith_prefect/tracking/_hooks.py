@@ -1,0 +1,279 @@
+"""The state hooks: :class:`FlowRunTracker`, :func:`activitysmith_hooks` and :func:`track`.
+
+``on_running`` registers the run (no network I/O on the flow's thread); background threads
+build the client and read the recent runs. The final hooks end the activity and flush once,
+within the ``deadline`` option. The flow's process is the run's single writer: changes from
+every source come to it (:mod:`._events`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+from activitysmith_core.tracking import Engine, TrackerOptions
+
+from ._events import Registry
+from ._history import read_history, read_task_runs, within
+from ._run import TrackedRun
+from ._states import flow_run_status, message, ui_url
+
+if TYPE_CHECKING:
+    from ..blocks import ActivitySmith as ActivitySmithBlock
+
+log = logging.getLogger("activitysmith_prefect.tracking")
+
+TRACKER_OPTIONS = frozenset(f.name for f in fields(TrackerOptions))
+"""The engine's options, accepted as they are by :class:`FlowRunTracker`."""
+
+PREFECT_OPTIONS = frozenset({"one_segment_per_task_run"})
+
+HISTORY_WAIT = 2.0
+"""Seconds after ``on_running`` the first update waits, at most, for the expected steps read
+from the latest completed run (off the flow's threads); past that it goes without them, and the
+bar takes its length as soon as they are known."""
+
+REMOVED_OPTIONS: dict[str, str] = {
+    "push_on_task_failure": "a task run that fails for good now pushes its own error with "
+    "push_on_failure (on by default); use push_on_retry for retries",
+    "budget": "use deadline (seconds the one flush at the run's end may take)",
+    "final_budget": "use deadline (seconds the one flush at the run's end may take)",
+    "poll_interval": "task runs are followed through Prefect's events; interval paces the updates",
+    "settle_timeout": "no longer needed: the final state comes from the flow run's own process",
+}
+
+registry = Registry()
+"""This process's tracked runs and their sources (one event subscription at most)."""
+
+
+def resolve_block(block: Any) -> ActivitySmithBlock | None:
+    """A block given by name, loaded; a block or None as they are."""
+    if block is None or not isinstance(block, str):
+        return block
+    from ..blocks import ActivitySmith
+
+    return ActivitySmith.load(block, _sync=True)  # type: ignore[no-any-return,call-arg,return-value]
+
+
+class _ClientFactory:
+    """Builds the core client from the block (picklable: it travels with served flows)."""
+
+    def __init__(self, block: Any) -> None:
+        self.block = block
+
+    def __call__(self) -> Any:
+        resolved = resolve_block(self.block)
+        if resolved is not None:
+            return resolved.get_client()
+        from activitysmith_core import ActivitySmith
+
+        return ActivitySmith()
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _local_only(flow: Any) -> bool:
+    """The flow's tasks run on threads of its own process, where the fast path sees them."""
+    try:
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return registry.fast.installed is True and isinstance(
+            getattr(flow, "task_runner", None), ThreadPoolTaskRunner
+        )
+    except Exception:
+        return False
+
+
+def _split_options(options: dict[str, Any]) -> dict[str, Any]:
+    for name in sorted(options):
+        if name in REMOVED_OPTIONS:
+            raise ValueError(f"{name}: option removed; {REMOVED_OPTIONS[name]}")
+        if name not in TRACKER_OPTIONS:
+            raise ValueError(
+                f"{name}: unknown option; use one of "
+                f"{', '.join(sorted(TRACKER_OPTIONS | PREFECT_OPTIONS))}"
+            )
+    return options
+
+
+class FlowRunTracker:
+    """Builds the state hooks; one instance may serve many flows and runs.
+
+    ``options`` are :class:`~activitysmith_core.tracking.TrackerOptions` fields (checked here,
+    naming a bad or unknown option); ``one_segment_per_task_run`` draws each task run as its
+    own segment instead of one segment per task.
+    """
+
+    def __init__(
+        self,
+        block: ActivitySmithBlock | str | None = None,
+        *,
+        one_segment_per_task_run: bool = False,
+        **options: Any,
+    ) -> None:
+        if not isinstance(one_segment_per_task_run, bool):
+            raise ValueError(
+                f"one_segment_per_task_run: must be True or False, not {one_segment_per_task_run!r}"
+            )
+        self.block = block
+        self.one_segment_per_task_run = one_segment_per_task_run
+        self.options = TrackerOptions(**_split_options(options))
+        self.engine = Engine(_ClientFactory(block), self.options)
+
+    def __repr__(self) -> str:
+        return f"FlowRunTracker(options={self.options!r})"
+
+    # -- the hooks ----------------------------------------------------------------------------
+    def hooks(self, asynchronous: bool = False) -> dict[str, list[Callable[..., Any]]]:
+        """Keyword arguments for ``@flow(...)``; ``asynchronous`` gives ``async def`` hooks."""
+        running = self.aon_running if asynchronous else self.on_running
+        final = self.aon_final if asynchronous else self.on_final
+        return {
+            "on_running": [running],
+            "on_completion": [final],
+            "on_failure": [final],
+            "on_crashed": [final],
+            "on_cancellation": [final],
+        }
+
+    def on_running(self, flow: Any, flow_run: Any, state: Any) -> None:
+        """Start following the run's task runs (no network I/O here)."""
+        self._start(flow, flow_run)
+
+    def on_final(self, flow: Any, flow_run: Any, state: Any) -> Any:
+        """End the activity and flush, within ``deadline`` (a coroutine under an event loop)."""
+        if _in_event_loop():
+            return asyncio.to_thread(self._finish, flow, flow_run, state)
+        self._finish(flow, flow_run, state)
+        return None
+
+    async def aon_running(self, flow: Any, flow_run: Any, state: Any) -> None:
+        """Async :meth:`on_running` for async flows."""
+        self._start(flow, flow_run)
+
+    async def aon_final(self, flow: Any, flow_run: Any, state: Any) -> None:
+        """Async :meth:`on_final` for async flows; the flush stays off the event loop."""
+        await asyncio.to_thread(self._finish, flow, flow_run, state)
+
+    # -- work ---------------------------------------------------------------------------------
+    def _start(self, flow: Any, flow_run: Any) -> None:
+        try:
+            run = TrackedRun(self, flow, flow_run)
+            registry.add(run)
+            run.local = _local_only(flow)
+            opened = time.monotonic()
+            for target, name in (
+                (self._read_history, "activitysmith-history"),
+                (self._warm_up, "activitysmith-start"),
+            ):
+                threading.Thread(target=target, args=(run, opened), name=name, daemon=True).start()
+            if self.options.time_left or self.options.expected_duration is not None:
+                threading.Thread(target=run.watch, name="activitysmith-clock", daemon=True).start()
+        except Exception as exc:
+            log.warning("ActivitySmith: could not start tracking %s: %s", flow_run.name, exc)
+
+    def _read_history(self, run: TrackedRun, _opened: float) -> None:
+        """The expected steps and the time left from the latest completed runs (off the
+        flow's threads): the steps unless ``total_steps`` is declared, the estimate unless
+        ``expected_duration`` or ``timeout_seconds`` gives the clock."""
+        options = self.options
+        steps = options.total_steps is None
+        estimate = (
+            options.time_left and options.expected_duration is None and run.deadline_at is None
+        )
+        try:
+            if steps or estimate:
+                median, history = read_history(run.flow_run, steps=steps, runs=5 if estimate else 1)
+                if estimate:
+                    run.expected_seconds = median
+                if history:
+                    run.expect(history)
+        except Exception as exc:
+            log.debug("ActivitySmith: nothing learnt from recent runs (%s)", exc)
+        finally:
+            run.history.set()
+
+    def _warm_up(self, run: TrackedRun, opened: float) -> None:
+        """Build the client (a block given by name is loaded from Prefect) off the flow's
+        threads, wait at most ``HISTORY_WAIT`` seconds after the start for the expected
+        steps, then show what happened meanwhile."""
+        try:
+            _ = self.engine.sender
+        except Exception as exc:
+            log.warning("ActivitySmith: tracking %s disabled: %s", run.flow_run.name, exc)
+            return
+        run.history.wait(max(0.0, opened + HISTORY_WAIT - time.monotonic()))
+        run.mark_ready()
+
+    def _finish(self, flow: Any, flow_run: Any, state: Any) -> None:
+        started = time.monotonic()
+        deadline = self.options.deadline
+        try:
+            run = registry.pop(flow_run.id)
+            if run is not None:
+                run.stopped.set()  # no clock update nor deadline push after this
+            else:  # a hook run by a Runner in another process than the flow's
+                run = TrackedRun(self, flow, flow_run)
+            if not run.local or run.remote or run.unfinished() or not run.task_runs:
+                # changes still on their way from other processes: the task runs as stored
+                for change in read_task_runs(flow_run.id, deadline / 2):
+                    run.apply(change)
+            if not run.ready and not within(deadline / 2, lambda: self.engine.sender):
+                log.warning(
+                    "ActivitySmith: final state of %s not sent: no client within %.1f s",
+                    flow_run.name,
+                    deadline / 2,
+                )
+                return
+            run.flow_run = flow_run
+            run.url = ui_url(flow_run) or run.url
+            final = run.state(flow_run_status(state))
+            if not run.ready:
+                run.mark_ready()
+            self.engine.finish(final, error=message(state))
+            self.engine.flush(max(0.1, deadline - (time.monotonic() - started)))
+        except Exception as exc:
+            log.warning("ActivitySmith: final state of %s not sent: %s", flow_run.name, exc)
+
+
+def activitysmith_hooks(
+    block: ActivitySmithBlock | str | None = None, *, asynchronous: bool = False, **options: Any
+) -> dict[str, list[Callable[..., Any]]]:
+    """State hooks that track a flow's runs: ``@flow(**activitysmith_hooks("my-block"))``.
+
+    ``block`` is a saved block's name, a block, or ``None`` to use ``ACTIVITYSMITH_API_KEY`` /
+    ``ACTIVITYSMITH_BASE_URL``. ``options`` are the core's ``TrackerOptions`` (``channels``,
+    ``title``, ``total_steps``, ``push_on_failure``, ``push_on_retry``, ``push_on_success``,
+    ``deadline``, ``interval``, ``push_window``, ``expected_duration`` (the countdown, and
+    one push if a run is still going past it), colours, ...) plus
+    ``one_segment_per_task_run``; an unknown or removed option raises ``ValueError`` naming it.
+    ``asynchronous=True`` gives ``async def`` hooks for an async flow.
+    """
+    return FlowRunTracker(block, **options).hooks(asynchronous)
+
+
+def track(block: ActivitySmithBlock | str | None = None, **options: Any) -> Callable[[Any], Any]:
+    """Decorator form: ``@track("my-block")`` above ``@flow``."""
+    tracker = FlowRunTracker(block, **options)
+
+    def attach(flow: Any) -> Any:
+        hooks = tracker.hooks(asynchronous=bool(getattr(flow, "isasync", False)))
+        flow.on_running_hooks = [*flow.on_running_hooks, *hooks["on_running"]]
+        flow.on_completion_hooks = [*flow.on_completion_hooks, *hooks["on_completion"]]
+        flow.on_failure_hooks = [*flow.on_failure_hooks, *hooks["on_failure"]]
+        flow.on_crashed_hooks = [*flow.on_crashed_hooks, *hooks["on_crashed"]]
+        flow.on_cancellation_hooks = [*flow.on_cancellation_hooks, *hooks["on_cancellation"]]
+        return flow
+
+    return attach
