@@ -10,17 +10,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
 
-HOME = Path(tempfile.mkdtemp(prefix="bench-parse-"))
-os.environ.update(
-    AIRFLOW_HOME=str(HOME),
-    AIRFLOW__CORE__LOAD_EXAMPLES="False",
-    AIRFLOW__CORE__UNIT_TEST_MODE="False",
-)
+sys.path.insert(0, str(Path(__file__).parent))
+import _airflow
+
+HOME = _airflow.home("bench-parse-", log_level="WARNING", dags=False)
 
 BODY = """
 import pendulum

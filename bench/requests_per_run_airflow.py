@@ -18,7 +18,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,21 +25,13 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _airflow
 from client_throughput import KEY, free_port
 
 QUOTAS = {"live_activity": 300, "push": 60}
 WINDOW = 60.0
-HOME = Path(tempfile.mkdtemp(prefix="bench-airflow-quota-"))
+HOME = _airflow.home("bench-airflow-quota-", log_level="ERROR")
 DAGS = HOME / "dags"
-DAGS.mkdir()
-os.environ.update(
-    AIRFLOW_HOME=str(HOME),
-    AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
-    AIRFLOW__CORE__LOAD_EXAMPLES="False",
-    AIRFLOW__CORE__UNIT_TEST_MODE="False",
-    AIRFLOW__LOGGING__LOGGING_LEVEL="ERROR",
-    ACTIVITYSMITH_STATE_DIR=str(HOME / "state"),
-)
 (DAGS / "quota_bench.py").write_text("""
 import pendulum
 from airflow.sdk import DAG, task
@@ -119,18 +110,10 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "w", buffering=1)
     sys.stdout.flush()
     os.dup2(2, 1)
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True
-    )
+    _airflow.migrate()
     proc, url = start_sandbox()
-    os.environ["AIRFLOW_CONN_ACTIVITYSMITH_DEFAULT"] = json.dumps(
-        {"conn_type": "activitysmith", "password": KEY, "host": f"{url}/api"}
-    )
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-    bag = DagBag(str(DAGS))
+    _airflow.connect(url, KEY)
+    bag = _airflow.dagbag(DAGS)
     assert not bag.import_errors, bag.import_errors
     try:
         print(

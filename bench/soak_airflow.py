@@ -8,12 +8,8 @@ failed attempts. Exits 1 if an invariant is broken.
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +17,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _airflow
 from client_throughput import KEY, start_sandbox
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
@@ -33,17 +30,8 @@ FAULTS = {
     "latency": 0.02,
     "seed": 7,
 }
-HOME = Path(tempfile.mkdtemp(prefix="soak-airflow-"))
+HOME = _airflow.home("soak-airflow-", log_level="ERROR")
 DAGS = HOME / "dags"
-DAGS.mkdir()
-os.environ.update(
-    AIRFLOW_HOME=str(HOME),
-    AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
-    AIRFLOW__CORE__LOAD_EXAMPLES="False",
-    AIRFLOW__CORE__UNIT_TEST_MODE="False",
-    AIRFLOW__LOGGING__LOGGING_LEVEL="ERROR",
-    ACTIVITYSMITH_STATE_DIR=str(HOME / "state"),
-)
 (DAGS / "soak.py").write_text(f"""
 import time
 import pendulum
@@ -81,24 +69,16 @@ def _correct(state: dict, run_ids: list[str], stream_key: Any) -> int:
 
 
 def main() -> int:
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True
-    )
+    _airflow.migrate()
     proc, url = start_sandbox()
-    os.environ["AIRFLOW_CONN_ACTIVITYSMITH_DEFAULT"] = json.dumps(
-        {"conn_type": "activitysmith", "password": KEY, "host": f"{url}/api"}
-    )
-    from activitysmith_core import stream_key
-
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    _airflow.connect(url, KEY)
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    bag = DagBag(str(DAGS))
+    from activitysmith_core import stream_key
+
+    bag = _airflow.dagbag(DAGS)
     base = []
     for _ in range(3):
         t0 = time.perf_counter()

@@ -16,12 +16,9 @@ Three figures per latency:
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,19 +26,11 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _airflow
 from client_throughput import KEY, start_sandbox
 
-HOME = Path(tempfile.mkdtemp(prefix="bench-airflow-"))
+HOME = _airflow.home("bench-airflow-", log_level="WARNING")
 DAGS = HOME / "dags"
-DAGS.mkdir()
-os.environ.update(
-    AIRFLOW_HOME=str(HOME),
-    AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
-    AIRFLOW__CORE__LOAD_EXAMPLES="False",
-    AIRFLOW__CORE__UNIT_TEST_MODE="False",
-    AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
-    ACTIVITYSMITH_STATE_DIR=str(HOME / "state"),
-)
 TASKS = 20
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 SECONDS = float(os.environ.get("BENCH_TASK_SECONDS", "0"))
@@ -91,18 +80,10 @@ def request_counts(url: str) -> dict[str, int]:
 
 
 def main() -> None:
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True
-    )
+    _airflow.migrate()
     proc, url = start_sandbox()
-    os.environ["AIRFLOW_CONN_ACTIVITYSMITH_DEFAULT"] = json.dumps(
-        {"conn_type": "activitysmith", "password": KEY, "host": f"{url}/api"}
-    )
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-    bag = DagBag(str(DAGS))
+    _airflow.connect(url, KEY)
+    bag = _airflow.dagbag(DAGS)
     try:
         print(
             f"Airflow: {TASKS}-task chain (each task {SECONDS:g} s) under dag.test(), "

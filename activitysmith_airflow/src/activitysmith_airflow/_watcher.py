@@ -436,9 +436,13 @@ class RunWatcher:
             DagRun.state == "running",
             _lease.unleased(DagRun.dag_id, DagRun.run_id, attempt),
         )
-        triggered_by = getattr(DagRun, "triggered_by", None)
-        if triggered_by is not None:  # dag.test() runs are written by their own process
-            query = query.where(or_(triggered_by.is_(None), triggered_by != "test"))
+        try:  # dag.test() runs are written by their own process
+            from airflow.utils.types import DagRunTriggeredByType
+
+            test = DagRunTriggeredByType.TEST
+            query = query.where(or_(DagRun.triggered_by.is_(None), DagRun.triggered_by != test))
+        except (ImportError, AttributeError):  # pragma: no cover - an Airflow without it
+            pass
         for dag_id, run_id, number, version in session.execute(query.limit(DISCOVER_LIMIT)).all():
             key = (dag_id, run_id, int(number or 0))
             if key not in self._runs:
