@@ -53,6 +53,7 @@ test-airflow-min: env-airflow-min
 	.venv-airflow-min/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow \
 		--deselect tests/airflow/test_soak_short.py \
 		--deselect tests/airflow/test_concurrency_postgres.py \
+		--deselect tests/airflow/test_single_writer.py \
 		--deselect tests/airflow/test_deadline.py::test_a_missed_deadline_pushes_from_the_triggerer \
 		--deselect tests/airflow/test_celery.py \
 		--deselect tests/airflow/test_quota.py
