@@ -3,7 +3,8 @@
 A real Prefect server (its own process) sits behind a tiny counting proxy on loopback; the
 flows run in this process with ``PREFECT_API_URL`` pointing at the proxy, so every HTTP request
 (and every event frame sent over the events websocket) of the flow run is counted, Prefect's own
-included. The ActivitySmith sandbox runs in its own process.
+included: the tracker's one event subscription shows as ``WS events/out`` (a websocket opened)
+and its two frames (authentication, filter). The ActivitySmith sandbox runs in its own process.
 
     .venv-prefect/bin/python bench/prefect_api_load.py [RUNS]     (median of RUNS, default 3)
 """
@@ -272,6 +273,14 @@ def main() -> None:
                 f"{dict(extra) or 'none'}; untracked minus tracked: {dict(fewer) or 'none'}"
             )
         print("endpoints of an untracked 200-task run:", dict(details[(200, "untracked")]))
+        from activitysmith_prefect.tracking import registry
+
+        subscription = registry.subscription
+        print(
+            f"event subscription: {subscription.connections} connections for "
+            f"{2 * RUNS} tracked flow runs, {subscription.events} events received, "
+            f"open after the last run: {subscription.open}"
+        )
     finally:
         sandbox.terminate()
         server.terminate()

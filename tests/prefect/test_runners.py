@@ -86,9 +86,9 @@ def test_tasks_in_worker_processes_show_progress_and_their_error(
 def test_tracked_wall_time_on_a_process_pool(prefect_sandbox: Any) -> None:
     runner = RUNNERS["process-pool"]
     untracked = flow(name="pool-untracked", task_runner=runner())(_body)
-    tracked = flow(
-        name="pool-tracked", task_runner=runner(), **activitysmith_hooks(interval=0.2)
-    )(_body)
+    tracked = flow(name="pool-tracked", task_runner=runner(), **activitysmith_hooks(interval=0.2))(
+        _body
+    )
     untracked(False)  # warm-up: the first flow run of a process is slower
     started = time.monotonic()
     assert untracked(False) == 6

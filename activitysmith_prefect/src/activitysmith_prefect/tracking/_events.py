@@ -101,6 +101,8 @@ class Registry:
     def on_task_run(self, task_run: Any, state: Any, error: object) -> None:
         run = self.get(task_run.flow_run_id)
         if run is None:
+            occurred = timestamp(getattr(state, "timestamp", None)) or time.time()
+            self.child_running(str(task_run.flow_run_id), occurred)
             return
         change = change_of(task_run, state, error)
         if change is not None:
@@ -134,6 +136,32 @@ class Registry:
                 subflow=True,
                 url=ui_url(child),
             )
+        )
+
+    def child_running(self, child_id: str, occurred: float, *, remote: bool = False) -> None:
+        """A task run of a subflow run changed: the subflow runs (its segment shows it running
+        even before its own ``Running`` event arrives)."""
+        with self.lock:
+            child = self.children.get(child_id)
+        if child is None:
+            return
+        run, task_run_id, name = child
+        run.apply(
+            TaskRunChange(
+                flow_run_id=run.id,
+                task_run_id=task_run_id,
+                name=name,
+                task=name,
+                task_key="subflow",
+                state_type="RUNNING",
+                state_name="Running",
+                message=None,
+                occurred=occurred,
+                event_id=f"{task_run_id}|running",
+                subflow=True,
+                url=_flow_run_url(child_id),
+            ),
+            remote=remote,
         )
 
     # -- the stream ---------------------------------------------------------------------------
@@ -174,6 +202,8 @@ class Registry:
         with self.lock:
             runs = [self.runs[i] for i in flow_run_ids if i in self.runs]
         if not runs:
+            for flow_run_id in flow_run_ids:
+                self.child_running(flow_run_id, timestamp(event.occurred) or time.time())
             return
         payload = (event.payload or {}).get("task_run") or {}
         name = str(payload.get("name") or _label(resource, "prefect.resource.name") or ident)

@@ -1,0 +1,131 @@
+"""The run model fed by overlapping sources, the one subscription per process, and the event
+stream alone (without the in-process fast path)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from prefect import flow, task
+
+from activitysmith_core.tracking import StepStatus
+from activitysmith_prefect import FlowRunTracker, activitysmith_hooks
+from activitysmith_prefect.tracking import TaskRunChange, TrackedRun, registry
+
+from .conftest import check_run, pushes, stream_calls
+
+SERVED = Path(__file__).resolve().parent / "served"
+
+
+def _change(task_run: str, state: str, at: float, event: str, **kw: Any) -> TaskRunChange:
+    return TaskRunChange(
+        flow_run_id="f",
+        task_run_id=task_run,
+        name=f"{kw.pop('task', 'load')}-{task_run}",
+        task=kw.pop("task_name", "load"),
+        task_key="k",
+        state_type=state,
+        state_name=state.title(),
+        message=kw.pop("message", None),
+        occurred=at,
+        event_id=event,
+        **kw,
+    )
+
+
+def test_a_task_run_state_never_moves_backwards_and_counts_once() -> None:
+    tracker = FlowRunTracker()
+    flow_run = SimpleNamespace(id="f", name="run", flow_id="x", start_time=None)
+    run = TrackedRun(tracker, SimpleNamespace(name="etl", timeout_seconds=None), flow_run)
+    failures: list[str] = []
+    run.report = lambda failure=None: failures.append(failure.ident) if failure else None  # type: ignore[method-assign]
+    run.ready = True
+    assert run.apply(_change("1", "RUNNING", 10.0, "e1"))
+    assert run.apply(_change("1", "COMPLETED", 11.0, "e2"))
+    # the stream brings the same states again, and the older one after the newer
+    assert not run.apply(_change("1", "RUNNING", 10.0, "e1"), remote=True)
+    assert not run.apply(_change("1", "RUNNING", 10.0, "e1-copy"), remote=True)
+    assert not run.remote
+    assert [s.status for s in run.state().steps] == [StepStatus.SUCCESS]
+    # a second run of the task fails: one failure, however many times it arrives
+    assert run.apply(_change("2", "FAILED", 12.0, "e3", message="ValueError: x"), remote=True)
+    assert not run.apply(_change("2", "FAILED", 12.0, "e3"))
+    assert not run.apply(_change("2", "PENDING", 9.0, "e0"), remote=True)
+    assert failures == ["2"] and run.remote
+    assert [s.status for s in run.state().steps] == [StepStatus.FAILED]
+    assert not run.unfinished()
+
+
+@task
+def pause(i: int) -> int:
+    time.sleep(0.6)
+    return i
+
+
+@flow(**activitysmith_hooks(interval=0.2, time_left=False))
+def concurrent(n: int) -> int:
+    return sum(pause.with_options(name=f"p{i}")(i) for i in range(n))
+
+
+def test_one_subscription_for_the_process_closed_after_its_last_run(prefect_sandbox: Any) -> None:
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            seen.append(sum(t.name == "activitysmith-events" for t in threading.enumerate()))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    before = registry.subscription.connections
+    runs = [threading.Thread(target=concurrent, args=(3,)) for _ in range(3)]
+    for thread in runs:
+        thread.start()
+        time.sleep(0.3)
+    for thread in runs:
+        thread.join(120)
+    deadline = time.monotonic() + 10
+    while registry.subscription.open and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    sampler.join()
+    print(
+        "subscription threads sampled:",
+        max(seen),
+        "connections:",
+        registry.subscription.connections - before,
+    )
+    assert max(seen) == 1, "one subscription for all the process's runs"
+    assert not registry.subscription.open and not registry.runs, "closed after the last run"
+    ended = [a for a in prefect_sandbox.activities.values() if a["status"] != "active"]
+    assert len(ended) == 3
+    for activity in ended:
+        assert activity["content_state"]["step_colors"] == ["green"] * 3
+
+
+def test_the_event_stream_alone_draws_the_run(prefect_sandbox: Any) -> None:
+    out = subprocess.run(
+        [sys.executable, str(SERVED / "stream_only.py")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=os.environ.copy(),
+        cwd=SERVED,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    print(out.stdout.strip().splitlines()[-1])
+    final = check_run(prefect_sandbox)
+    assert final["badge"]["title"] == "Succeeded"
+    # a, b, c, the subflow (seen at the end without the fast path), broken
+    assert sorted(final["step_colors"]) == ["green"] * 4 + ["red"], final
+    shown = {cs["current_step"] for m, cs in stream_calls(prefect_sandbox) if m == "PUT"}
+    assert len(shown) >= 3, f"progress from the stream while the flow ran: {sorted(shown)}"
+    (push,) = pushes(prefect_sandbox)
+    assert push["message"] == "ValueError: row 9 is broken", push
