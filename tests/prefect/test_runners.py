@@ -49,9 +49,16 @@ def _dask() -> Any:
     return DaskTaskRunner(cluster_kwargs={"n_workers": 2, "processes": True})
 
 
+def _ray() -> Any:
+    from prefect_ray import RayTaskRunner
+
+    return RayTaskRunner(init_kwargs={"num_cpus": 2, "include_dashboard": False})
+
+
 RUNNERS = {
     "dask": _dask,
     "process-pool": lambda: ProcessPoolTaskRunner(max_workers=2),
+    "ray": _ray,
 }
 
 
@@ -63,6 +70,8 @@ def _updates(sandbox: Any) -> list[dict[str, Any]]:
 def test_tasks_in_worker_processes_show_progress_and_their_error(
     prefect_sandbox: Any, runner: str
 ) -> None:
+    if runner == "ray":
+        pytest.importorskip("prefect_ray", reason="prefect-ray is installed with the newest Prefect")
     tracked = flow(
         name=f"workers-{runner}",
         task_runner=RUNNERS[runner](),
