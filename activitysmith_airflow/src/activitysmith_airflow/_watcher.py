@@ -234,6 +234,7 @@ class RunWatcher:
         self._dags: _Bounded = _Bounded(DAG_CACHE)
         self._history: _Bounded = _Bounded(HISTORY_CACHE)
         self._hints: _Bounded = _Bounded(HINTS)
+        self._stopped = threading.Event()
 
     # -- the calling side: O(1), no database, no network --------------------------------------
     def serve(self, job: Any) -> None:
@@ -277,7 +278,7 @@ class RunWatcher:
                 if getattr(self._job, "job_type", None) is not None:
                     break
                 time.sleep(0.1)
-        while True:
+        while not self._stopped.is_set():
             with self._lock:
                 events, self._inbox = self._inbox, []
             for kind, event in events:
@@ -465,6 +466,13 @@ class RunWatcher:
         from . import _lease
 
         dag_id, run_id, _ = cand.key
+        dag, spec = None, None
+        if cand.dag is not None:
+            dag, spec = cand.dag, spec_of(cand.dag)
+        elif cand.version is not None:  # from discovery: untracked DAGs stop here (cached)
+            dag, spec = self._dag_of(session, dag_id, cand.version)
+        if (cand.dag is not None or cand.version is not None) and (spec is None or dag is None):
+            return
         row = session.execute(
             select(DagRun.id, DagRun.created_dag_version_id, DagRun.logical_date).where(
                 DagRun.dag_id == dag_id, DagRun.run_id == run_id
@@ -472,9 +480,8 @@ class RunWatcher:
         ).first()
         if row is None:
             return
-        dag, spec = (cand.dag, spec_of(cand.dag)) if cand.dag is not None else (None, None)
-        if cand.dag is None:
-            dag, spec = self._dag_of(session, dag_id, cand.version or row[1])
+        if dag is None:
+            dag, spec = self._dag_of(session, dag_id, row[1])
         if spec is None or dag is None:
             return
         if not _lease.claim(session, cand.key, self.owner, now, cand.dead_owner):
@@ -666,6 +673,27 @@ class RunWatcher:
 
     def running(self) -> list[Key]:
         return list(self._runs)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """A stopping scheduler: stop writing, flush what is queued, then give the leases up
+        so that another scheduler takes the runs over at once (not a lease period later)."""
+        if not self.is_scheduler():
+            return
+        from activitysmith_core.tracking import Sender
+
+        from . import _lease
+
+        self._stopped.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        Sender.flush_all()
+        keys = [k for k, r in self._runs.items() if not r.local]
+        self._runs.clear()
+        if keys:
+            with _session() as session:
+                _lease.release(session, keys, self.owner)
 
 
 WATCHER = RunWatcher()

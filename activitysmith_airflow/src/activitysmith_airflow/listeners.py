@@ -159,7 +159,12 @@ def before_stopping(component: Any) -> None:
     try:
         from activitysmith_core.tracking import Sender
 
-        Sender.flush_all()
+        from ._watcher import WATCHER
+
+        if WATCHER.is_scheduler():
+            WATCHER.stop()  # flushes, then gives its runs up to the other schedulers
+        else:
+            Sender.flush_all()
     except Exception as exc:  # pragma: no cover
         log.warning("ActivitySmith listener: final flush skipped: %s", exc)
 

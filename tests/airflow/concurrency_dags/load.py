@@ -19,6 +19,6 @@ for dag_id, tags in (("load_tracked", ["activitysmith"]), ("load_plain", [])):
 
     @dag(dag_id=dag_id, schedule=None, start_date=START, catchup=False, tags=tags)
     def load() -> None:
-        chain(task(task_id="first")(_sleep)(60.0), task(task_id="second")(_sleep)(60.0))
+        chain(task(task_id="first")(_sleep)(100.0), task(task_id="second")(_sleep)(5.0))
 
     load()
