@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import sys
 import threading
@@ -432,10 +433,12 @@ class Subscription:
             event=EventNameFilter(prefix=["prefect.task-run.", "prefect.flow-run."]),
             any_resource=EventAnyResourceFilter(id=[f"prefect.flow-run.{i}" for i in ids]),
         )
+        options: dict[str, Any] = {"filter": event_filter}
+        if "reconnect_on_clean_close" in inspect.signature(get_events_subscriber).parameters:
+            options["reconnect_on_clean_close"] = True  # Prefect 3.7+; before, a clean close
+            # ends the iteration and the loop here reconnects
         try:
-            async with get_events_subscriber(
-                filter=event_filter, reconnect_on_clean_close=True
-            ) as subscriber:
+            async with get_events_subscriber(**options) as subscriber:
                 self.connections += 1
                 reader = asyncio.ensure_future(self._read(subscriber))
                 waker = asyncio.ensure_future(self.wake.wait())
