@@ -52,7 +52,8 @@ DISCOVER_LIMIT = 500
 DAG_CACHE = 128
 """DAG versions whose tracking decision (and, if tracked, DAG) a watcher keeps."""
 HISTORY_TTL = 600.0
-"""Seconds a DAG's median duration is reused before it is read again."""
+"""Seconds a DAG's median duration is reused before it is read again (sooner after a run of it
+succeeded here)."""
 HISTORY_CACHE = 256
 HINTS = 256
 PURGE_EVERY = 60.0
@@ -411,6 +412,8 @@ class RunWatcher:
                     if not run.local and key not in held:
                         log.warning("ActivitySmith: %s/%s: lease lost, stopped", key[0], key[1])
                         del self._runs[key]
+                for key in held.difference(self._runs):  # held but dropped (a failed commit)
+                    self._wanted.setdefault(key, _Candidate(key))
                 self._discover(session, now)
                 if now >= self._next_purge:
                     _lease.purge(session, now)
@@ -563,6 +566,8 @@ class RunWatcher:
                     finals.append((run, final))
                 del self._runs[run.key]
         for run, final in finals:
+            if final.status is RunStatus.SUCCESS:
+                self._history.pop(run.dag_id, None)  # the next run reads the new median
             run.engine.finish(final)
             run.done.set()
 
