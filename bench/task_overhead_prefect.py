@@ -2,6 +2,12 @@
 own process) answering at 0 ms and at 100 ms latency. Uses Prefect's ephemeral server.
 
     .venv-prefect/bin/python bench/task_overhead_prefect.py
+    BENCH_RUNNER=process-pool .venv-prefect/bin/python bench/task_overhead_prefect.py
+    BENCH_RUNNER=dask BENCH_TASK_SECONDS=0.5 .venv-prefect/bin/python bench/task_overhead_prefect.py
+
+``BENCH_RUNNER`` puts the tasks in worker processes (``ProcessPoolTaskRunner(max_workers=2)`` or
+``DaskTaskRunner`` with two worker processes), where the tracker follows them through Prefect's
+event stream and reads the task runs once at the end.
 """
 
 from __future__ import annotations
@@ -26,6 +32,21 @@ os.environ.update(
 )
 TASKS = 20
 SECONDS = float(os.environ.get("BENCH_TASK_SECONDS", "0.1"))
+RUNNER = os.environ.get("BENCH_RUNNER", "threads")
+
+
+def task_runner() -> object:
+    if RUNNER == "process-pool":
+        from prefect.task_runners import ProcessPoolTaskRunner
+
+        return ProcessPoolTaskRunner(max_workers=2)
+    if RUNNER == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(cluster_kwargs={"n_workers": 2, "processes": True})
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner()
 
 
 def main() -> None:
@@ -41,16 +62,16 @@ def main() -> None:
         return i
 
     def body() -> int:
-        total = 0
-        for i in range(TASKS):
-            total += work(i)
-        return total
+        return sum(work.submit(i).result() for i in range(TASKS))
 
-    plain = flow(name="bench-plain")(body)
-    tracked = flow(name="bench-tracked", **activitysmith_hooks())(body)
+    plain = flow(name="bench-plain", task_runner=task_runner())(body)  # type: ignore[arg-type]
+    tracked = flow(name="bench-tracked", task_runner=task_runner(), **activitysmith_hooks())(body)  # type: ignore[arg-type]
     plain()  # start the ephemeral server and warm up
     try:
-        print(f"Prefect: {TASKS} sequential tasks of {SECONDS:g} s, median of 3 runs each")
+        print(
+            f"Prefect: {TASKS} sequential tasks of {SECONDS:g} s on {RUNNER}, "
+            f"median of 3 runs each"
+        )
         print(
             f"{'latency':>8} {'untracked s':>12} {'tracked s':>10} {'added/task ms':>14} "
             f"{'requests/run':>13}"

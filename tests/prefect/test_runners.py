@@ -169,7 +169,10 @@ def only_subflows() -> int:
 
 
 def test_a_flow_made_only_of_subflows_shows_a_full_bar(prefect_sandbox: Any) -> None:
+    connections = registry.subscription.connections
     assert only_subflows() == 3 + 7
+    opened = registry.subscription.connections - connections
+    assert opened == 1, f"one subscription for the run, none per subflow call: {opened}"
     final = check_run(prefect_sandbox)
     assert final["number_of_steps"] == final["current_step"] == 3, final
     assert final["step_colors"] == ["red", "green", "green"], final

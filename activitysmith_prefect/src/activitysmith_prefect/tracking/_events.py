@@ -10,9 +10,11 @@
   (``ProcessPoolTaskRunner``, Dask, Ray), other hosts.
 - :class:`InProcess`: where the flow's process runs a task (the default thread runner), the
   change is taken as Prefect's task engine emits it (``emit_task_run_state_change_event``),
-  with the exception object itself, before it reaches the server; and a subflow call is seen as
-  the engine creates the child flow run. Both are Prefect internals: installed only on the
-  versions it was verified on (:data:`FAST_PATH_VERIFIED`); elsewhere the stream alone is used.
+  with the exception object itself, before it reaches the server; and a subflow call (whose
+  child run always runs in the process that calls it) is followed as the flow engine creates
+  the child run and sets its states. These are Prefect internals: wrapped only on the versions
+  they were verified on (:data:`FAST_PATH_VERIFIED`); elsewhere the stream alone draws the task
+  runs, and subflow calls appear from the read at the run's end.
 
 Both feed one :class:`Registry`, which routes each change to its run.
 """
@@ -30,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._run import TaskRunChange, TrackedRun, change_of
-from ._states import kind, state_message, task_name, timestamp, ui_url
+from ._states import kind, message, state_message, task_name, timestamp, ui_url
 
 log = logging.getLogger("activitysmith_prefect.tracking")
 
@@ -91,7 +93,7 @@ class Registry:
             for child in children:
                 del self.children[child]
         if run is not None:
-            self.subscription.unwatch([key, *children])
+            self.subscription.unwatch([key])
         return run
 
     def get(self, flow_run_id: object) -> TrackedRun | None:
@@ -102,8 +104,6 @@ class Registry:
     def on_task_run(self, task_run: Any, state: Any, error: object) -> None:
         run = self.get(task_run.flow_run_id)
         if run is None:
-            occurred = timestamp(getattr(state, "timestamp", None)) or time.time()
-            self.child_running(str(task_run.flow_run_id), occurred)
             return
         change = change_of(task_run, state, error)
         if change is not None:
@@ -112,7 +112,7 @@ class Registry:
 
     def on_subflow(self, parent_id: str, child: Any, name: str) -> None:
         """A subflow call of a tracked run created its child flow run: a segment, pending until
-        the child's states arrive on the stream."""
+        the child (which runs in this process) enters its states."""
         task_run_id = getattr(child, "parent_task_run_id", None)
         run = self.get(parent_id)
         if run is None or task_run_id is None:
@@ -120,7 +120,6 @@ class Registry:
         child_id = str(child.id)
         with self.lock:
             self.children[child_id] = (run, str(task_run_id), name)
-        self.subscription.watch([child_id])
         state = getattr(child, "state", None)
         run.apply(
             TaskRunChange(
@@ -139,14 +138,14 @@ class Registry:
             )
         )
 
-    def child_running(self, child_id: str, occurred: float, *, remote: bool = False) -> None:
-        """A task run of a subflow run changed: the subflow runs (its segment shows it running
-        even before its own ``Running`` event arrives)."""
+    def on_child_state(self, child_id: str, state: Any) -> None:
+        """A subflow run called by a tracked run entered a state (in this process)."""
         with self.lock:
             child = self.children.get(child_id)
-        if child is None:
+        if child is None or state is None:
             return
         run, task_run_id, name = child
+        occurred = timestamp(getattr(state, "timestamp", None)) or time.time()
         run.apply(
             TaskRunChange(
                 flow_run_id=run.id,
@@ -154,57 +153,31 @@ class Registry:
                 name=name,
                 task=name,
                 task_key="subflow",
-                state_type="RUNNING",
-                state_name="Running",
-                message=None,
+                state_type=kind(state),
+                state_name=getattr(state, "name", None),
+                message=message(state),
                 occurred=occurred,
-                event_id=f"{task_run_id}|running",
+                event_id=str(getattr(state, "id", "") or f"{child_id}|{kind(state)}|{occurred}"),
                 subflow=True,
                 url=_flow_run_url(child_id),
-            ),
-            remote=remote,
+            )
         )
 
     # -- the stream ---------------------------------------------------------------------------
     def on_event(self, event: Any) -> None:
-        """A ``prefect.task-run.*`` event of a tracked run's task run, or a
-        ``prefect.flow-run.*`` event of a subflow run one of them called."""
+        """A ``prefect.task-run.*`` event of a tracked run's task run."""
         resource = event.resource
         resource_id = str(resource.id)
         state_type = _label(resource, "prefect.state-type")
         if not state_type:
             return  # a heartbeat, not a state
         kind_, _, ident = resource_id.rpartition(".")
-        if kind_ == "prefect.flow-run":
-            with self.lock:
-                child = self.children.get(ident)
-            if child is None:
-                return
-            run, task_run_id, name = child
-            change = TaskRunChange(
-                flow_run_id=run.id,
-                task_run_id=task_run_id,
-                name=name,
-                task=name,
-                task_key="subflow",
-                state_type=state_type,
-                state_name=_label(resource, "prefect.state-name"),
-                message=state_message(_label(resource, "prefect.state-message")),
-                occurred=timestamp(event.occurred) or time.time(),
-                event_id=str(event.id),
-                subflow=True,
-                url=_flow_run_url(ident),
-            )
-            run.apply(change, remote=True)
-            return
         if kind_ != "prefect.task-run":
             return
         flow_run_ids = [str(r.id).rpartition(".")[2] for r in event.related if r.role == "flow-run"]
         with self.lock:
             runs = [self.runs[i] for i in flow_run_ids if i in self.runs]
         if not runs:
-            for flow_run_id in flow_run_ids:
-                self.child_running(flow_run_id, timestamp(event.occurred) or time.time())
             return
         payload = (event.payload or {}).get("task_run") or {}
         name = str(payload.get("name") or _label(resource, "prefect.resource.name") or ident)
@@ -246,8 +219,9 @@ def _flow_run_url(flow_run_id: str) -> str | None:
 
 class InProcess:
     """The fast path: wraps, once per process, the function Prefect's task engine calls for
-    each task-run state change, and the flow engine's creation of a subflow's run. The wrappers
-    return Prefect's own result and never raise."""
+    each task-run state change, and the flow engine's creation of a run and its ``set_state``
+    (for subflow runs of tracked runs). The wrappers return Prefect's own result and never
+    raise."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -278,14 +252,15 @@ class InProcess:
                 if original is not None and not getattr(original, "__activitysmith__", False):
                     module.emit_task_run_state_change_event = self._wrap_emit(original)  # type: ignore[attr-defined]
             for cls in (flow_engine.FlowRunEngine, flow_engine.AsyncFlowRunEngine):
+                asynchronous = cls is flow_engine.AsyncFlowRunEngine
                 original = cls.create_flow_run
                 if not getattr(original, "__activitysmith__", False):
-                    wrapped = (
-                        self._wrap_acreate(original)
-                        if cls is flow_engine.AsyncFlowRunEngine
-                        else self._wrap_create(original)
-                    )
-                    cls.create_flow_run = wrapped  # type: ignore[method-assign]
+                    wrap = self._wrap_acreate if asynchronous else self._wrap_create
+                    cls.create_flow_run = wrap(original)  # type: ignore[method-assign]
+                original = cls.set_state
+                if not getattr(original, "__activitysmith__", False):
+                    wrap = self._wrap_aset_state if asynchronous else self._wrap_set_state
+                    cls.set_state = wrap(original)  # type: ignore[method-assign]
             self.installed = True
             return True
 
@@ -343,13 +318,42 @@ class InProcess:
         create_flow_run.__wrapped__ = original  # type: ignore[attr-defined]
         return create_flow_run
 
+    def _child_state(self, engine: Any, state: Any) -> None:
+        try:
+            self.registry.on_child_state(str(engine.flow_run.id), state)
+        except Exception as exc:
+            log.warning("ActivitySmith: subflow state skipped: %s", exc)
+
+    def _wrap_set_state(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def set_state(engine: Any, *args: Any, **kwargs: Any) -> Any:
+            state = original(engine, *args, **kwargs)
+            if self.registry.children:
+                self._child_state(engine, state)
+            return state
+
+        set_state.__activitysmith__ = True  # type: ignore[attr-defined]
+        set_state.__wrapped__ = original  # type: ignore[attr-defined]
+        return set_state
+
+    def _wrap_aset_state(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        async def set_state(engine: Any, *args: Any, **kwargs: Any) -> Any:
+            state = await original(engine, *args, **kwargs)
+            if self.registry.children:
+                self._child_state(engine, state)
+            return state
+
+        set_state.__activitysmith__ = True  # type: ignore[attr-defined]
+        set_state.__wrapped__ = original  # type: ignore[attr-defined]
+        return set_state
+
 
 class Subscription:
     """The process's one subscription to Prefect's event stream, for all its tracked runs.
 
     A daemon thread with its own event loop; it ends (closing the websocket) when no run is
     followed any more, and the next tracked run starts it again. Every change of the followed
-    runs reconnects once with the new filter (changes within ``COALESCE`` seconds together).
+    runs (a tracked run starting or ending) reconnects once with the new filter (changes within
+    ``COALESCE`` seconds together).
     """
 
     def __init__(self, deliver: Callable[[Any], None]) -> None:
@@ -430,7 +434,7 @@ class Subscription:
 
         assert self.wake is not None
         event_filter = EventFilter(
-            event=EventNameFilter(prefix=["prefect.task-run.", "prefect.flow-run."]),
+            event=EventNameFilter(prefix=["prefect.task-run."]),
             any_resource=EventAnyResourceFilter(id=[f"prefect.flow-run.{i}" for i in ids]),
         )
         options: dict[str, Any] = {"filter": event_filter}
