@@ -1,5 +1,6 @@
-"""The run model fed by overlapping sources, the one subscription per process, and the event
-stream alone (without the in-process fast path)."""
+"""The run model fed by overlapping sources, the one subscription per process (none for a flow
+whose tasks all run on its threads), and the event stream alone (without the in-process fast
+path)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from prefect import flow, task
+from prefect.task_runners import ProcessPoolTaskRunner
 
 from activitysmith_core.tracking import StepStatus
 from activitysmith_prefect import FlowRunTracker, activitysmith_hooks
@@ -68,8 +70,16 @@ def pause(i: int) -> int:
     return i
 
 
-@flow(**activitysmith_hooks(interval=0.2, time_left=False))
+@flow(
+    task_runner=ProcessPoolTaskRunner(max_workers=1),
+    **activitysmith_hooks(interval=0.2, time_left=False),
+)
 def concurrent(n: int) -> int:
+    return sum(pause.with_options(name=f"p{i}").submit(i).result() for i in range(n))
+
+
+@flow(**activitysmith_hooks(interval=0.2, time_left=False))
+def on_threads(n: int) -> int:
     return sum(pause.with_options(name=f"p{i}")(i) for i in range(n))
 
 
@@ -85,7 +95,7 @@ def test_one_subscription_for_the_process_closed_after_its_last_run(prefect_sand
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     before = registry.subscription.connections
-    runs = [threading.Thread(target=concurrent, args=(3,)) for _ in range(3)]
+    runs = [threading.Thread(target=concurrent, args=(2,)) for _ in range(3)]
     for thread in runs:
         thread.start()
         time.sleep(0.3)
@@ -107,7 +117,16 @@ def test_one_subscription_for_the_process_closed_after_its_last_run(prefect_sand
     ended = [a for a in prefect_sandbox.activities.values() if a["status"] != "active"]
     assert len(ended) == 3
     for activity in ended:
-        assert activity["content_state"]["step_colors"] == ["green"] * 3
+        assert activity["content_state"]["step_colors"] == ["green"] * 2
+
+
+def test_a_flow_on_its_own_threads_needs_no_subscription(prefect_sandbox: Any) -> None:
+    """The fast path sees every task of a thread-runner flow: no websocket, no duplicate."""
+    connections = registry.subscription.connections
+    assert on_threads(3) == 3
+    assert registry.subscription.connections == connections
+    final = check_run(prefect_sandbox)
+    assert final["step_colors"] == ["green"] * 3
 
 
 def test_the_event_stream_alone_draws_the_run(prefect_sandbox: Any) -> None:

@@ -78,11 +78,13 @@ class Registry:
         self.fast = InProcess(self)
         self.subscription = Subscription(self.on_event)
 
-    def add(self, run: TrackedRun) -> None:
-        self.fast.install()
+    def add(self, run: TrackedRun, *, follow: bool) -> None:
+        """Route the run's changes to it; with ``follow``, from the event stream too (a run
+        whose tasks all run on its process's threads is seen whole by the fast path)."""
         with self.lock:
             self.runs[run.id] = run
-        self.subscription.watch([run.id])
+        if follow:
+            self.subscription.watch([run.id])
 
     def pop(self, flow_run_id: object) -> TrackedRun | None:
         """Stop following a run (its final hook); the last one closes the subscription."""
@@ -379,6 +381,8 @@ class Subscription:
 
     def unwatch(self, flow_run_ids: list[str]) -> None:
         with self.lock:
+            if self.ids.isdisjoint(flow_run_ids):
+                return
             self.ids.difference_update(flow_run_ids)
         self._poke()
 

@@ -88,7 +88,7 @@ def _local_only(flow: Any) -> bool:
     try:
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        return registry.fast.installed is True and isinstance(
+        return registry.fast.install() and isinstance(
             getattr(flow, "task_runner", None), ThreadPoolTaskRunner
         )
     except Exception:
@@ -170,8 +170,8 @@ class FlowRunTracker:
     def _start(self, flow: Any, flow_run: Any) -> None:
         try:
             run = TrackedRun(self, flow, flow_run)
-            registry.add(run)
             run.local = _local_only(flow)
+            registry.add(run, follow=not run.local)
             opened = time.monotonic()
             for target, name in (
                 (self._read_history, "activitysmith-history"),
