@@ -121,8 +121,8 @@ def _final(sandbox: Any, key: str, timeout: float = 60) -> list[Any]:
 
 
 def test_a_killed_scheduler_is_taken_over_at_once(cluster: dict, sandbox_module: Any) -> None:
-    """kill -9 of the scheduler mid-run, a new one 3 s later: the run's updates resume within
-    a tick and an interval of the new scheduler's start, not at the run's end."""
+    """kill -9 of the scheduler mid-run, a new one 3 s later: the run's updates resume as soon
+    as the new scheduler starts (its watcher starts with its job), not at the run's end."""
     run_id = _trigger(cluster, "slow6")
     key = stream_key("airflow", "slow6", run_id)
     _wait_task(cluster, "slow6", run_id, "s1", "running")
@@ -140,19 +140,11 @@ def test_a_killed_scheduler_is_taken_over_at_once(cluster: dict, sandbox_module:
         (r for r in sandbox_module.stream_requests(key) if r.time > killed), key=lambda r: r.time
     )
     assert first.method == "PUT", "nothing between the kill and the run's end"
-    resumed = first.time
-    ((job_start,),) = _cluster.query(
-        cluster,
-        "SELECT extract(epoch from max(start_date)) FROM job WHERE job_type = 'SchedulerJob'",
-    )
-    started = float(job_start) - (time.time() - time.monotonic())
-    delay = resumed - started
-    print(
-        f"updates resumed {delay:.1f} s after the new scheduler's job started "
-        f"({resumed - spawned:.1f} s after its process did)"
-    )
-    assert started > killed, "the new scheduler's job not found"
-    assert delay < 15, f"updates resumed {delay:.1f} s after the new scheduler started"
+    resumed = first.time - spawned
+    # The watcher starts with the scheduler's job, before its first loop: the new process's
+    # start (Airflow's imports included) bounds it from above.
+    print(f"updates resumed {resumed:.1f} s after the new scheduler's process started")
+    assert resumed < 30, f"updates resumed {resumed:.1f} s after the new scheduler started"
     _wait_run(cluster, "slow6", run_id, "success")
     reqs = _final(sandbox_module, key)
     after = [r for r in reqs if r.time > killed and r.method == "PUT"]
