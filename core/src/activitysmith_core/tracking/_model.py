@@ -176,6 +176,8 @@ class TrackerOptions:
     """Runs declared in one group share one activity: a segment per run (tracking.md#groups)."""
     own_activity: bool | None = None
     """Whether a run also has its own activity: by default yes, unless it is in a group."""
+    group_linger: float = 300.0
+    """Seconds a group's activity stays open after its last run ended, for a new run to join."""
 
     @property
     def shows_run(self) -> bool:
@@ -212,7 +214,14 @@ class TrackerOptions:
             )
         if self.total_steps == 0:
             raise ValueError("total_steps: must be >= 1")
-        for name in ("deadline", "interval", "push_window", "request_timeout", "max_kept_age"):
+        for name in (
+            "deadline",
+            "interval",
+            "push_window",
+            "request_timeout",
+            "max_kept_age",
+            "group_linger",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"{name}: must be a number of seconds, not {value!r}")
