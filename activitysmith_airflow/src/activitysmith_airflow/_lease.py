@@ -218,11 +218,17 @@ def release(session: Any, keys: Iterable[Key], me: str) -> None:
 
 
 def orphans(session: Any, me: str, now: float, limit: int) -> Sequence[Any]:
-    """Unfinished leases whose owner is gone (expired, or a process of this host that died):
-    ``(dag_id, run_id, attempt, owner)``."""
+    """Unfinished leases whose owner may be gone (expired, or held by a process of this host,
+    to check whether it died): ``(dag_id, run_id, attempt, owner, expires_at)``."""
     return list(
         session.execute(
-            select(leases.c.dag_id, leases.c.run_id, leases.c.attempt, leases.c.owner)
+            select(
+                leases.c.dag_id,
+                leases.c.run_id,
+                leases.c.attempt,
+                leases.c.owner,
+                leases.c.expires_at,
+            )
             .where(
                 leases.c.final_sent.is_(False),
                 leases.c.owner != me,

@@ -451,14 +451,14 @@ class RunWatcher:
             key = (dag_id, run_id, int(number or 0))
             if key not in self._runs:
                 self._wanted.setdefault(key, _Candidate(key, version=version))
-        for dag_id, run_id, number, owner in _lease.orphans(
+        for dag_id, run_id, number, owner, expires_at in _lease.orphans(
             session, self.owner, now, DISCOVER_LIMIT
         ):
             key = (dag_id, run_id, int(number))
             if key in self._runs:
                 continue
             dead = _lease.owner_is_dead(owner, self.owner)
-            if owner.startswith(_lease.host_prefix()) and not dead:
+            if not dead and expires_at >= now:
                 continue  # a live process of this host, its lease not yet expired
             self._wanted[key] = _Candidate(key, dead_owner=owner if dead else None)
 
