@@ -7,6 +7,10 @@ included: the tracker's one event subscription shows as ``WS events/out`` (a web
 and its two frames (authentication, filter). The ActivitySmith sandbox runs in its own process.
 
     .venv-prefect/bin/python bench/prefect_api_load.py [RUNS]     (median of RUNS, default 3)
+    BENCH_RUNNER=process-pool .venv-prefect/bin/python bench/prefect_api_load.py [RUNS]
+
+``BENCH_RUNNER=process-pool`` runs the tasks on ``ProcessPoolTaskRunner(max_workers=2)``, where
+the tracker follows them through its event subscription and reads the task runs at the end.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from client_throughput import KEY, start_sandbox
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 TASK_SECONDS = 0.25
+RUNNER = os.environ.get("BENCH_RUNNER", "threads")
 HOME = tempfile.mkdtemp(prefix="bench-prefect-api-")
 
 
@@ -223,9 +228,22 @@ def main() -> None:
     def body(n: int) -> int:
         return sum(work.map(range(n)).result())
 
+    def runner() -> object:
+        if RUNNER == "process-pool":
+            from prefect.task_runners import ProcessPoolTaskRunner
+
+            return ProcessPoolTaskRunner(max_workers=2)
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner()
+
     flows = {
-        "untracked": flow(name="api-load-untracked")(body),
-        "tracked": flow(name="api-load-tracked", **activitysmith_hooks())(body),
+        "untracked": flow(name="api-load-untracked", task_runner=runner())(body),  # type: ignore[arg-type]
+        "tracked": flow(
+            name="api-load-tracked",
+            task_runner=runner(),  # type: ignore[arg-type]
+            **activitysmith_hooks(),
+        )(body),
     }
     try:
         state = flows["untracked"](2, return_state=True)  # warm up: a first run loads more
@@ -234,14 +252,15 @@ def main() -> None:
         proxy.take()
         print(
             f"Prefect API requests per flow run (a real Prefect server behind a counting proxy),"
-            f" tasks of {TASK_SECONDS:g} s mapped on the default thread pool, median of {RUNS}"
+            f" tasks of {TASK_SECONDS:g} s mapped on {RUNNER}, median of {RUNS}"
         )
         print(
             f"{'tasks':>5} {'tracker':>9} {'run s':>6} {'HTTP requests':>13} {'per minute':>10} "
             f"{'event frames':>12} {'ActivitySmith requests':>22}"
         )
         details: dict[tuple[int, str], collections.Counter[str]] = {}
-        for n in (12, 200):
+        sizes = (12, 200) if RUNNER == "threads" else (12, 40)
+        for n in sizes:
             results: dict[str, tuple[list[float], list[int], list[int], list[int]]] = {
                 name: ([], [], [], []) for name in flows
             }
@@ -265,14 +284,17 @@ def main() -> None:
                     f"{n:>5} {name:>9} {run_s:6.2f} {reqs:13.0f} {reqs / run_s * 60:10.0f} "
                     f"{statistics.median(frames):12.0f} {statistics.median(sent):22.0f}"
                 )
-        for n in (12, 200):
+        for n in sizes:
             extra = details[(n, "tracked")] - details[(n, "untracked")]
             fewer = details[(n, "untracked")] - details[(n, "tracked")]
             print(
                 f"{n} tasks, last run, tracked minus untracked by endpoint: "
                 f"{dict(extra) or 'none'}; untracked minus tracked: {dict(fewer) or 'none'}"
             )
-        print("endpoints of an untracked 200-task run:", dict(details[(200, "untracked")]))
+        print(
+            f"endpoints of an untracked {sizes[1]}-task run:",
+            dict(details[(sizes[1], "untracked")]),
+        )
         from activitysmith_prefect.tracking import registry
 
         subscription = registry.subscription
