@@ -100,14 +100,3 @@ def ui_url(obj: Any) -> str | None:
         return str(url) if url else None
     except Exception:
         return None
-
-
-def task_run_url(task_run_id: str) -> str | None:
-    """A task run's page from its id (events carry no task-run object)."""
-    try:
-        from prefect.settings import get_current_settings
-
-        base = get_current_settings().ui_url
-        return f"{str(base).rstrip('/')}/runs/task-run/{task_run_id}" if base else None
-    except Exception:
-        return None
