@@ -415,11 +415,11 @@ class Subscription:
         wait = RECONNECT_WAIT[0]
         try:
             while True:
+                self.wake.clear()  # before reading the ids: a change after it wakes us again
                 with self.lock:
                     ids = sorted(self.ids)
                     if not ids:
                         return
-                self.wake.clear()
                 if await self._follow(ids):
                     wait = RECONNECT_WAIT[0]
                 else:  # the stream failed: try again later, or at the next change
