@@ -24,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from activitysmith_core.tracking import Engine, RunState, RunStatus
@@ -235,6 +235,7 @@ class RunWatcher:
         self._dags: _Bounded = _Bounded(DAG_CACHE)
         self._history: _Bounded = _Bounded(HISTORY_CACHE)
         self._hints: _Bounded = _Bounded(HINTS)
+        self._groups: Any = None
         self._stopped = threading.Event()
 
     # -- the calling side: O(1), no database, no network --------------------------------------
@@ -340,11 +341,15 @@ class RunWatcher:
     def _new_run(
         self, key: Key, dag: Any, spec: TrackingSpec, *, local: bool, logical_date: object
     ) -> _Run:
+        options = spec.options
+        if local and options.group is not None and options.own_activity is None:
+            # Groups are written by schedulers: under `dags test` the run shows its own.
+            options = replace(options, own_activity=True)
         run = _Run(
             key,
             dag,
             spec,
-            Engine(lambda conn_id=spec.conn_id: client_for(conn_id), spec.options),
+            Engine(lambda conn_id=spec.conn_id: client_for(conn_id), options),
             local,
             logical_date,
         )
@@ -415,6 +420,7 @@ class RunWatcher:
                 for key in held.difference(self._runs):  # held but dropped (a failed commit)
                     self._wanted.setdefault(key, _Candidate(key))
                 self._discover(session, now)
+                self._write_groups(session, now)
                 if now >= self._next_purge:
                     _lease.purge(session, now)
                     self._next_purge = now + PURGE_EVERY
@@ -427,6 +433,17 @@ class RunWatcher:
                     self._claim(session, cand, now)
                 except Exception as exc:
                     log.warning("ActivitySmith: %s/%s: claim skipped (%s)", *cand.key[:2], exc)
+
+    def _write_groups(self, session: Any, now: float) -> None:
+        """The group windows this watcher holds or can take (``_groups``)."""
+        from ._groups import GroupWriter
+
+        if self._groups is None:
+            self._groups = GroupWriter(client_for)
+        try:
+            self._groups.pass_(session, self.owner, now)
+        except Exception as exc:
+            log.warning("ActivitySmith: groups skipped this pass (%s)", exc)
 
     def _discover(self, session: Any, now: float) -> None:
         """Runs running with no lease, and leases whose holder is gone: candidates."""
@@ -494,6 +511,10 @@ class RunWatcher:
         )
         run.expected_seconds, run.history_read = self._expected(session, dag_id), True
         run.deadline_at, run.deadline_read = _deadline(session, row[0]), True
+        if spec.options.group is not None:
+            from ._groups import join
+
+            join(session, cand.key, spec.conn_id, spec.options, now)
         log.info("ActivitySmith: %s/%s attempt %d: writing its activity", *cand.key)
 
     # -- one tick: every held run in one transaction ----------------------------------------------

@@ -72,6 +72,15 @@ CONFIG: dict[str, Any] = {
                 "Seconds a failure push waits so that failures of one run close together are "
                 "folded into one push naming them; 0 pushes each failure at once.",
             ),
+            "group_linger": _option(
+                "float",
+                "300",
+                "600",
+                "Seconds a group's activity stays open after its last run ended, for a new run "
+                "to join; after that the next run of the group opens a new activity. Tag a DAG "
+                "'activitysmith-group:<name>' (or pass group=... to the tracker) to put it in "
+                "a group.",
+            ),
         },
     }
 }

@@ -219,7 +219,7 @@ class TrackingSpec:
 
 def _configured_options() -> dict[str, float]:
     values: dict[str, float] = {}
-    for name in ("deadline", "interval", "push_window"):
+    for name in ("deadline", "interval", "push_window", "group_linger"):
         raw = conf_value(name, "")
         if raw:
             try:
@@ -242,8 +242,18 @@ def spec_of(dag: Any) -> TrackingSpec | None:
                 "ActivitySmith: %s: bad tracker options (%s)", getattr(dag, "dag_id", "?"), exc
             )
             return None
-    if conf_value("tag", "activitysmith") in set(getattr(dag, "tags", None) or ()):
-        return TrackingSpec.from_config()
+    tags = set(getattr(dag, "tags", None) or ())
+    tag = conf_value("tag", "activitysmith")
+    prefix = f"{tag}-group:"
+    groups = sorted(t[len(prefix) :] for t in tags if t.startswith(prefix) and t != prefix)
+    if tag in tags or groups:
+        spec = TrackingSpec.from_config()
+        if groups:
+            from dataclasses import replace
+
+            spec.options = replace(spec.options, group=groups[0])
+            spec.explicit = spec.options.to_mapping()
+        return spec
     return None
 
 

@@ -1,0 +1,221 @@
+"""Runs declared in one group share one activity, written by one scheduler at a time.
+
+A run's writer (the scheduler holding its lease) records the run in ``activitysmith_group_run``
+when it claims it: the group, the run, its connection and its options. Every lease pass
+(``_lease.RENEW`` seconds) each scheduler's watcher reads, in one query for all groups, the
+group runs of the last ``HORIZON`` seconds with their states from ``dag_run``, splits each
+group's runs into windows (``activitysmith_core.tracking.windows``) and, for the group's latest
+window, takes its lease, the same lease table as runs, keyed ``("group:<name>", <window
+start>, 0)``: one scheduler writes a window, another takes over when it dies, and nothing is
+sent for a window after its final state. The window's activity ends once its runs have all
+ended and no new run joined for ``group_linger`` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, insert, select
+
+from activitysmith_core.tracking import (
+    Engine,
+    GroupMember,
+    RunStatus,
+    TrackerOptions,
+    current_window,
+    group_options,
+    group_state,
+)
+
+log = logging.getLogger("activitysmith_airflow.tracking")
+
+TABLE = "activitysmith_group_run"
+HORIZON = 3 * 86_400.0
+"""Seconds of group runs read back: today's window and the one before it (a nightly group)."""
+
+_metadata = MetaData()
+group_runs = Table(
+    TABLE,
+    _metadata,
+    Column("grp", String(100), primary_key=True),
+    Column("dag_id", String(250), primary_key=True),
+    Column("run_id", String(250), primary_key=True),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("conn_id", String(250), nullable=False),
+    Column("options", Text, nullable=False),
+    Column("added_at", Float, nullable=False),
+)
+
+_created: set[str] = set()
+_create_lock = threading.Lock()
+
+_RUN_STATUS = {
+    "success": RunStatus.SUCCESS,
+    "failed": RunStatus.FAILED,
+}
+
+
+def ensure_table(session: Any) -> None:
+    """Create the table once per process and database (idempotent, races tolerated)."""
+    bind = session.get_bind()
+    url = str(bind.url)
+    if url in _created:
+        return
+    with _create_lock:
+        if url in _created:
+            return
+        try:
+            _metadata.create_all(bind=bind, checkfirst=True)
+        except Exception as exc:
+            log.debug("ActivitySmith: group table creation raced (%s)", exc)
+            _metadata.create_all(bind=bind, checkfirst=True)
+        _created.add(url)
+
+
+def _insert_ignore(session: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(group_runs).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(group_runs).on_conflict_do_nothing()
+    return insert(group_runs).prefix_with("IGNORE")
+
+
+def join(
+    session: Any,
+    key: tuple[str, str, int],
+    conn_id: str,
+    options: TrackerOptions,
+    now: float,
+) -> None:
+    """Record a claimed run of a group (once; a takeover finds it there)."""
+    if options.group is None:
+        return
+    ensure_table(session)
+    dag_id, run_id, attempt = key
+    session.execute(
+        _insert_ignore(session).values(
+            grp=options.group,
+            dag_id=dag_id,
+            run_id=run_id,
+            attempt=attempt,
+            conn_id=conn_id,
+            options=json.dumps(options.to_mapping(), default=list),
+            added_at=now,
+        )
+    )
+
+
+@dataclass
+class _Written:
+    engine: Engine
+    group: str
+
+
+class GroupWriter:
+    """The group windows one watcher writes; all calls on the watcher's thread."""
+
+    def __init__(self, client_for: Any) -> None:
+        self._client_for = client_for
+        self._windows: dict[tuple[str, str, int], _Written] = {}
+        self._next_purge = 0.0
+
+    def written(self) -> list[tuple[str, str, int]]:
+        return list(self._windows)
+
+    def pass_(self, session: Any, me: str, now: float) -> None:
+        """Read every group's runs (one query), and write the windows this watcher holds."""
+        from airflow.models.dagrun import DagRun
+
+        from . import _lease
+
+        ensure_table(session)
+        rows = session.execute(
+            select(
+                group_runs.c.grp,
+                group_runs.c.dag_id,
+                group_runs.c.run_id,
+                group_runs.c.conn_id,
+                group_runs.c.options,
+                group_runs.c.added_at,
+                DagRun.state,
+                DagRun.queued_at,
+                DagRun.start_date,
+                DagRun.end_date,
+            )
+            .join(
+                DagRun,
+                (DagRun.dag_id == group_runs.c.dag_id)
+                & (DagRun.run_id == group_runs.c.run_id)
+                & (DagRun.clear_number == group_runs.c.attempt),
+            )
+            .where(group_runs.c.added_at > now - HORIZON)
+        ).all()
+        groups: dict[str, list[Any]] = {}
+        for row in rows:
+            groups.setdefault(row.grp, []).append(row)
+        for name, found in groups.items():
+            try:
+                self._write(session, me, now, name, found, _lease)
+            except Exception as exc:
+                log.warning("ActivitySmith: group %s skipped this pass (%s)", name, exc)
+        if now >= self._next_purge:
+            session.execute(delete(group_runs).where(group_runs.c.added_at < now - HORIZON))
+            self._next_purge = now + 600
+
+    def _write(
+        self, session: Any, me: str, now: float, name: str, rows: list[Any], lease: Any
+    ) -> None:
+        newest = max(rows, key=lambda r: r.added_at)
+        options = TrackerOptions.from_mapping(json.loads(newest.options))
+        members = [_member(row) for row in rows]
+        window, previous = current_window(members, now, options.group_linger)
+        last = window or previous
+        if last is None:
+            return
+        closed = window is None
+        state = group_state(
+            "airflow",
+            name,
+            last,
+            None if closed else previous,
+            status=last.outcome if closed else RunStatus.RUNNING,
+            title=options.title or name,
+        )
+        key = (f"group:{name}", state.run_id, 0)
+        if not lease.claim(session, key, me, now):
+            self._windows.pop(key, None)
+            return
+        written = self._windows.get(key)
+        if written is None:
+            engine = Engine(
+                lambda conn_id=newest.conn_id: self._client_for(conn_id), group_options(options)
+            )
+            written = self._windows[key] = _Written(engine, name)
+            log.info("ActivitySmith: group %s: writing its window of %d run(s)", name, len(rows))
+        if closed:
+            if lease.mark_final(session, key, me, now):
+                written.engine.finish(state)
+            del self._windows[key]
+        else:
+            written.engine.update(state)
+
+
+def _member(row: Any) -> GroupMember:
+    state = str(getattr(row.state, "value", row.state) or "")
+    status = _RUN_STATUS.get(state, RunStatus.RUNNING)
+    # When it was queued: a window's identity (its start) must not move when a run starts.
+    first = row.queued_at or row.start_date
+    started = first.timestamp() if first is not None else row.added_at
+    ended = row.end_date.timestamp() if row.end_date is not None else None
+    if status is not RunStatus.RUNNING and ended is None:
+        ended = started
+    return GroupMember(row.dag_id, row.run_id, status, started, ended)
