@@ -54,6 +54,7 @@ test-airflow-min: env-airflow-min
 		--deselect tests/airflow/test_soak_short.py \
 		--deselect tests/airflow/test_concurrency_postgres.py \
 		--deselect tests/airflow/test_single_writer.py \
+		--deselect tests/airflow/test_groups.py \
 		--deselect tests/airflow/test_deadline.py::test_a_missed_deadline_pushes_from_the_triggerer \
 		--deselect tests/airflow/test_celery.py \
 		--deselect tests/airflow/test_quota.py
