@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy import Column, Float, Integer, String, Table, Text, delete, select
 
 from activitysmith_core.tracking import (
     Engine,
@@ -31,16 +30,17 @@ from activitysmith_core.tracking import (
     group_state,
 )
 
+from . import _lease
+
 log = logging.getLogger("activitysmith_airflow.tracking")
 
 TABLE = "activitysmith_group_run"
 HORIZON = 3 * 86_400.0
 """Seconds of group runs read back: today's window and the one before it (a nightly group)."""
 
-_metadata = MetaData()
 group_runs = Table(
     TABLE,
-    _metadata,
+    _lease.metadata,
     Column("grp", String(100), primary_key=True),
     Column("dag_id", String(250), primary_key=True),
     Column("run_id", String(250), primary_key=True),
@@ -50,43 +50,10 @@ group_runs = Table(
     Column("added_at", Float, nullable=False),
 )
 
-_created: set[str] = set()
-_create_lock = threading.Lock()
-
 _RUN_STATUS = {
     "success": RunStatus.SUCCESS,
     "failed": RunStatus.FAILED,
 }
-
-
-def ensure_table(session: Any) -> None:
-    """Create the table once per process and database (idempotent, races tolerated)."""
-    bind = session.get_bind()
-    url = str(bind.url)
-    if url in _created:
-        return
-    with _create_lock:
-        if url in _created:
-            return
-        try:
-            _metadata.create_all(bind=bind, checkfirst=True)
-        except Exception as exc:
-            log.debug("ActivitySmith: group table creation raced (%s)", exc)
-            _metadata.create_all(bind=bind, checkfirst=True)
-        _created.add(url)
-
-
-def _insert_ignore(session: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(group_runs).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(group_runs).on_conflict_do_nothing()
-    return insert(group_runs).prefix_with("IGNORE")
 
 
 def join(
@@ -99,10 +66,10 @@ def join(
     """Record a claimed run of a group (once; a takeover finds it there)."""
     if options.group is None:
         return
-    ensure_table(session)
+    _lease.ensure_table(session)
     dag_id, run_id, attempt = key
     session.execute(
-        _insert_ignore(session).values(
+        _lease.insert_ignore(session, group_runs).values(
             grp=options.group,
             dag_id=dag_id,
             run_id=run_id,
@@ -135,9 +102,7 @@ class GroupWriter:
         """Read every group's runs (one query), and write the windows this watcher holds."""
         from airflow.models.dagrun import DagRun
 
-        from . import _lease
-
-        ensure_table(session)
+        _lease.ensure_table(session)
         rows = session.execute(
             select(
                 group_runs.c.grp,
@@ -164,16 +129,14 @@ class GroupWriter:
             groups.setdefault(row.grp, []).append(row)
         for name, found in groups.items():
             try:
-                self._write(session, me, now, name, found, _lease)
+                self._write(session, me, now, name, found)
             except Exception as exc:
                 log.warning("ActivitySmith: group %s skipped this pass (%s)", name, exc)
         if now >= self._next_purge:
             session.execute(delete(group_runs).where(group_runs.c.added_at < now - HORIZON))
             self._next_purge = now + 600
 
-    def _write(
-        self, session: Any, me: str, now: float, name: str, rows: list[Any], lease: Any
-    ) -> None:
+    def _write(self, session: Any, me: str, now: float, name: str, rows: list[Any]) -> None:
         newest = max(rows, key=lambda r: r.added_at)
         options = TrackerOptions.from_mapping(json.loads(newest.options))
         members = [_member(row) for row in rows]
@@ -191,7 +154,7 @@ class GroupWriter:
             title=options.title or name,
         )
         key = (f"group:{name}", state.run_id, 0)
-        if not lease.claim(session, key, me, now):
+        if not _lease.claim(session, key, me, now):
             self._windows.pop(key, None)
             return
         written = self._windows.get(key)
@@ -202,7 +165,7 @@ class GroupWriter:
             written = self._windows[key] = _Written(engine, name)
             log.info("ActivitySmith: group %s: writing its window of %d run(s)", name, len(rows))
         if closed:
-            if lease.mark_final(session, key, me, now):
+            if _lease.mark_final(session, key, me, now):
                 written.engine.finish(state)
             del self._windows[key]
         else:

@@ -48,10 +48,10 @@ RENEW = 5.0
 RETAIN = 3600.0
 """Seconds a row is kept after it last changed (final sent, or abandoned) before deletion."""
 
-_metadata = MetaData()
+metadata = MetaData()
 leases = Table(
     TABLE,
-    _metadata,
+    metadata,
     Column("dag_id", String(250), primary_key=True),
     Column("run_id", String(250), primary_key=True),
     Column("attempt", Integer, primary_key=True, autoincrement=False),
@@ -107,7 +107,10 @@ def owner_is_dead(owner: str, me: str) -> bool:
 
 
 def ensure_table(session: Any) -> None:
-    """Create the lease table once per process and database (idempotent, races tolerated)."""
+    """Create the provider's tables (the leases, and the group runs of ``_groups``) once per
+    process and database (idempotent, races tolerated)."""
+    from . import _groups  # noqa: F401  (its table joins the metadata)
+
     bind = session.get_bind()
     url = str(bind.url)
     if url in _created:
@@ -116,24 +119,25 @@ def ensure_table(session: Any) -> None:
         if url in _created:
             return
         try:
-            _metadata.create_all(bind=bind, checkfirst=True)
+            metadata.create_all(bind=bind, checkfirst=True)
         except Exception as exc:  # another scheduler created it between check and create
             log.debug("ActivitySmith: lease table creation raced (%s)", exc)
-            _metadata.create_all(bind=bind, checkfirst=True)
+            metadata.create_all(bind=bind, checkfirst=True)
         _created.add(url)
 
 
-def _insert_ignore(session: Any) -> Any:
+def insert_ignore(session: Any, table: Table = leases) -> Any:
+    """An INSERT that leaves an existing row alone, in the database's dialect."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(leases).on_conflict_do_nothing()
+        return pg_insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(leases).on_conflict_do_nothing()
-    return insert(leases).prefix_with("IGNORE")  # MySQL
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return insert(table).prefix_with("IGNORE")  # MySQL
 
 
 def claim(session: Any, key: Key, me: str, now: float, dead_owner: str | None = None) -> bool:
@@ -141,7 +145,7 @@ def claim(session: Any, key: Key, me: str, now: float, dead_owner: str | None = 
     is already ours; never once its final state was sent. True if ours."""
     dag_id, run_id, attempt = key
     inserted = session.execute(
-        _insert_ignore(session).values(
+        insert_ignore(session).values(
             dag_id=dag_id,
             run_id=run_id,
             attempt=attempt,
