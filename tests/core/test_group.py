@@ -114,3 +114,36 @@ def test_group_options_are_checked() -> None:
         TrackerOptions(group="")
     with pytest.raises(ValueError, match="^own_activity: "):
         TrackerOptions(own_activity="yes")  # type: ignore[arg-type]
+
+
+def test_a_group_of_thirty_runs_costs_requests_by_time_not_runs(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """Thirty runs starting and ending every 0.1 s for 6 s: the group's activity is paced by
+    `interval` (1 s), so it costs about one request a second, whatever the number of runs, and
+    stays inside the API's quotas (enforced here: 300 a minute)."""
+    import time
+
+    sandbox.set_rate_limits({"live_activity": 300, "push": 60})
+    options = group_options(TrackerOptions(interval=1.0, state_dir=str(tmp_path)))
+    engine = Engine(ActivitySmith(sandbox.api_key, base_url=sandbox.url), options)
+    base = 2_000_000.0
+    members = [_m(f"dag{i:02d}", base + i * 0.1) for i in range(30)]
+    started = time.monotonic()
+    for tick in range(60):
+        if tick % 2 == 0 and tick // 2 < 30:
+            i = tick // 2
+            members[i] = _m(f"dag{i:02d}", base + i * 0.1, base + 10 + tick, R.SUCCESS)
+        engine.update(group_state("airflow", "big", windows(members)[0]))
+        time.sleep(0.1)
+    window = windows(members)[0]
+    engine.finish(group_state("airflow", "big", window, status=window.outcome))
+    assert engine.flush()
+    elapsed = time.monotonic() - started
+    stream = [r for r in sandbox.requests if "/live-activity/stream/" in r.path]
+    assert all(r.status == 200 for r in stream)
+    puts = [r for r in stream if r.method == "PUT"]
+    assert len(puts) <= elapsed / options.interval + 2, (len(puts), elapsed)
+    final = sandbox.activities[group_state("airflow", "big", window).key]["content_state"]
+    # Thirty runs fold into max_segments (20) segments, like steps.
+    assert final["number_of_steps"] == 20 and final["step_colors"] == ["green"] * 20
