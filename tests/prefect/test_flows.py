@@ -239,7 +239,8 @@ def test_failures_of_one_task_fold_into_one_push(prefect_sandbox: Any) -> None:
         ({"success_color": "pink"}, "success_color: unknown colour"),
         ({"deadline": 0}, "deadline: must be > 0"),
         ({"one_segment_per_task_run": "yes"}, "one_segment_per_task_run: must be True"),
-        ({"group": "nightly"}, "group: not supported by the Prefect tracker"),
+        ({"group": ""}, "group: must be a name of 1 to 100 characters"),
+        ({"own_activity": "yes"}, "own_activity: must be True, False or None"),
     ],
 )
 def test_options_are_checked_where_declared(options: dict[str, Any], message: str) -> None:

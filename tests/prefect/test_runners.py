@@ -71,7 +71,9 @@ def test_tasks_in_worker_processes_show_progress_and_their_error(
     prefect_sandbox: Any, runner: str
 ) -> None:
     if runner == "ray":
-        pytest.importorskip("prefect_ray", reason="prefect-ray is installed with the newest Prefect")
+        pytest.importorskip(
+            "prefect_ray", reason="prefect-ray is installed with the newest Prefect"
+        )
     tracked = flow(
         name=f"workers-{runner}",
         task_runner=RUNNERS[runner](),

@@ -13,12 +13,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
 from activitysmith_core.tracking import Engine, TrackerOptions
 
 from ._events import Registry
+from ._group import shared_api, writers
 from ._history import read_history, read_task_runs, within
 from ._run import TrackedRun
 from ._states import flow_run_status, message, ui_url
@@ -28,14 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("activitysmith_prefect.tracking")
 
-NOT_YET: dict[str, str] = {
-    name: "groups of runs are written by Airflow's schedulers; Prefect flow runs cannot be "
-    "grouped yet (each keeps its own activity)"
-    for name in ("group", "own_activity", "group_linger")
-}
-"""Engine options the Prefect tracker cannot honour yet: refused by name, never ignored."""
-
-TRACKER_OPTIONS = frozenset(f.name for f in fields(TrackerOptions)) - set(NOT_YET)
+TRACKER_OPTIONS = frozenset(f.name for f in fields(TrackerOptions))
 """The engine's options, accepted as they are by :class:`FlowRunTracker`."""
 
 PREFECT_OPTIONS = frozenset({"one_segment_per_task_run"})
@@ -56,6 +50,19 @@ REMOVED_OPTIONS: dict[str, str] = {
 
 registry = Registry()
 """This process's tracked runs and their sources (one event subscription at most)."""
+
+
+_warned: set[str] = set()
+
+
+def _warn_unshared(group: str) -> None:
+    if group not in _warned:
+        _warned.add(group)
+        log.warning(
+            "ActivitySmith: group %s needs a Prefect server or Prefect Cloud shared by its runs "
+            "(PREFECT_API_URL); without one each run shows its own activity",
+            group,
+        )
 
 
 def resolve_block(block: Any) -> ActivitySmithBlock | None:
@@ -106,8 +113,6 @@ def _split_options(options: dict[str, Any]) -> dict[str, Any]:
     for name in sorted(options):
         if name in REMOVED_OPTIONS:
             raise ValueError(f"{name}: option removed; {REMOVED_OPTIONS[name]}")
-        if name in NOT_YET:
-            raise ValueError(f"{name}: not supported by the Prefect tracker; {NOT_YET[name]}")
         if name not in TRACKER_OPTIONS:
             raise ValueError(
                 f"{name}: unknown option; use one of "
@@ -138,10 +143,33 @@ class FlowRunTracker:
         self.block = block
         self.one_segment_per_task_run = one_segment_per_task_run
         self.options = TrackerOptions(**_split_options(options))
-        self.engine = Engine(_ClientFactory(block), self.options)
+        self.client_factory = _ClientFactory(block)
+        self.engine = Engine(self.client_factory, self.options)
+        self._engines: dict[str | None, Engine] = {self.options.group: self.engine}
+        self._engines_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"FlowRunTracker(options={self.options!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_engines_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._engines_lock = threading.Lock()
+
+    def engine_for(self, group: str | None) -> Engine:
+        """The engine of a run of ``group``: the tracker's own, or for a run grouped by its
+        tag, one whose options name the group (the run then shows no activity of its own
+        unless ``own_activity=True``; its pushes stay)."""
+        with self._engines_lock:
+            engine = self._engines.get(group)
+            if engine is None:
+                engine = Engine(self.client_factory, replace(self.options, group=group))
+                self._engines[group] = engine
+            return engine
 
     # -- the hooks ----------------------------------------------------------------------------
     def hooks(self, asynchronous: bool = False) -> dict[str, list[Callable[..., Any]]]:
@@ -179,8 +207,13 @@ class FlowRunTracker:
     def _start(self, flow: Any, flow_run: Any) -> None:
         try:
             run = TrackedRun(self, flow, flow_run)
+            if run.group is not None and not shared_api():
+                _warn_unshared(run.group)
+                run.group, run.engine = None, self.engine_for(None)
             run.local = _local_only(flow)
             registry.add(run, follow=not run.local)
+            if run.group is not None:
+                writers.join(self, run.group, flow_run)
             opened = time.monotonic()
             for target, name in (
                 (self._read_history, "activitysmith-history"),
@@ -218,7 +251,7 @@ class FlowRunTracker:
         threads, wait at most ``HISTORY_WAIT`` seconds after the start for the expected
         steps, then show what happened meanwhile."""
         try:
-            _ = self.engine.sender
+            _ = run.engine.sender
         except Exception as exc:
             log.warning("ActivitySmith: tracking %s disabled: %s", run.flow_run.name, exc)
             return
@@ -238,7 +271,7 @@ class FlowRunTracker:
                 # changes still on their way from other processes: the task runs as stored
                 for change in read_task_runs(flow_run.id, deadline / 2):
                     run.apply(change)
-            if not run.ready and not within(deadline / 2, lambda: self.engine.sender):
+            if not run.ready and not within(deadline / 2, lambda: run.engine.sender):
                 log.warning(
                     "ActivitySmith: final state of %s not sent: no client within %.1f s",
                     flow_run.name,
@@ -250,8 +283,11 @@ class FlowRunTracker:
             final = run.state(flow_run_status(state))
             if not run.ready:
                 run.mark_ready()
-            self.engine.finish(final, error=message(state))
-            self.engine.flush(max(0.1, deadline - (time.monotonic() - started)))
+            run.engine.finish(final, error=message(state))
+            if run.group is not None:
+                left = max(0.1, deadline - (time.monotonic() - started))
+                writers.leave(self, run.group, flow_run.id, final.status, left / 2)
+            run.engine.flush(max(0.1, deadline - (time.monotonic() - started)))
         except Exception as exc:
             log.warning("ActivitySmith: final state of %s not sent: %s", flow_run.name, exc)
 

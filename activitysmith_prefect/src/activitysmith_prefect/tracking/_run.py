@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from activitysmith_core.tracking import RunState, RunStatus, Step, StepStatus, aggregate, timing
 
-from ._states import FINAL_TYPES, task_step_status, ui_url
+from ._states import FINAL_TYPES, group_of, task_step_status, ui_url
 
 if TYPE_CHECKING:
     from ._hooks import FlowRunTracker
@@ -80,6 +80,8 @@ class TrackedRun:
 
     def __init__(self, tracker: FlowRunTracker, flow: Any, flow_run: Any) -> None:
         self.tracker = tracker
+        self.group = group_of(tracker.options, flow_run)
+        self.engine = tracker.engine_for(self.group)
         self.flow_name = str(getattr(flow, "name", None) or flow_run.flow_id)
         self.flow_run = flow_run
         self.id = str(flow_run.id)
@@ -225,7 +227,7 @@ class TrackedRun:
     # -- the engine -----------------------------------------------------------------------------
     def report(self, failure: StepFailure | None = None) -> None:
         """Hand the current state, and a failure, to the engine (which only queues)."""
-        engine = self.tracker.engine
+        engine = self.engine
         run = self.state()
         engine.update(run)
         if failure is not None:
@@ -268,10 +270,10 @@ class TrackedRun:
                 report = self.ready and bool(self.task_runs) and not self.stopped.is_set()
             if report and clock != shown:
                 shown = clock
-                self.tracker.engine.update(run)
+                self.engine.update(run)
             if due is not None and time.time() >= due:
                 if not self.stopped.is_set():
-                    self.tracker.engine.deadline_missed(replace(run, deadline_at=due))
+                    self.engine.deadline_missed(replace(run, deadline_at=due))
                 due = None
 
     def refresh_name(self) -> None:

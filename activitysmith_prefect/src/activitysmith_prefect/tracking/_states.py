@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from activitysmith_core.tracking import RunStatus, StepStatus
+from activitysmith_core.tracking import RunStatus, StepStatus, TrackerOptions
+
+TAG = "activitysmith-group:"
+"""A flow run tagged ``activitysmith-group:<name>`` is in the group ``<name>``."""
 
 FINAL_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 """Prefect state types a task run or a subflow run does not leave (but for a retry, which is a
@@ -100,3 +103,13 @@ def ui_url(obj: Any) -> str | None:
         return str(url) if url else None
     except Exception:
         return None
+
+
+def group_of(options: TrackerOptions, flow_run: Any) -> str | None:
+    """The run's group: the tracker's ``group`` option, else its ``activitysmith-group:`` tag."""
+    if options.group is not None:
+        return options.group
+    for tag in getattr(flow_run, "tags", None) or ():
+        if isinstance(tag, str) and tag.startswith(TAG) and tag[len(TAG) :].strip():
+            return tag[len(TAG) :].strip()
+    return None

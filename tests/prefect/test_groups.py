@@ -1,0 +1,167 @@
+"""A group of Prefect flow runs, each in a process of its own, on a real Prefect server: one
+activity for the group, written by one process at a time (the group's lease, a Prefect global
+concurrency limit), handed over when its writer's run ends first, a segment per run coloured
+by its outcome, ended with the last run; each run's own failure push; no activity of its own
+unless asked for. The sandbox enforces the API's four activities at once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from activitysmith_prefect.tracking._group import limit_name
+from activitysmith_prefect.tracking._states import group_of
+
+from .conftest import pushes
+
+SERVED = Path(__file__).resolve().parent / "served"
+
+# name, seconds, how it joins, fails: the first ends long before the others (its process
+# writes the group first, then hands over); one fails; one keeps its own activity too.
+RUNS = [
+    ("ingest", 4, "option", False),
+    ("orders", 18, "tag", False),
+    ("billing", 10, "option", True),
+    ("ledger", 14, "own", False),
+    ("events", 12, "option", False),
+    ("reports", 16, "tag", False),
+]
+
+
+class _Peak:
+    """The most activities the sandbox showed at once, sampled every 50 ms."""
+
+    def __init__(self, sandbox: Any) -> None:
+        self.sandbox, self.most, self._stop = sandbox, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.most = max(self.most, self.sandbox.state.active_count())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.most
+
+
+def _start(name: str, seconds: float, mode: str, fail: bool, logs: Path) -> subprocess.Popen[bytes]:
+    log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(
+        [sys.executable, str(SERVED / "group_flow.py"), name, str(seconds), mode, str(int(fail))],
+        cwd=SERVED,
+        env=dict(os.environ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _group_keys(sandbox: Any) -> set[str]:
+    return {
+        r.path.rsplit("/", 1)[-1]
+        for r in sandbox.requests
+        if "/live-activity/stream/" in r.path
+        and r.method == "PUT"
+        and (r.body or {}).get("content_state", {}).get("title") == "nightly"
+    }
+
+
+def test_a_group_of_runs_in_separate_processes_shares_one_activity(
+    prefect_sandbox: Any, tmp_path: Path
+) -> None:
+    sandbox = prefect_sandbox
+    peak = _Peak(sandbox)
+    procs = {RUNS[0][0]: _start(*RUNS[0], tmp_path)}
+    time.sleep(1.0)  # the first run starts first: its process takes the group's lease
+    for run in RUNS[1:]:
+        procs[run[0]] = _start(*run, tmp_path)
+    ended: dict[str, float] = {}
+    deadline = time.monotonic() + 150
+    while len(ended) < len(procs):
+        for name, proc in procs.items():
+            if name not in ended and proc.poll() is not None:
+                ended[name] = time.monotonic()
+        assert time.monotonic() < deadline, f"flows still running; logs in {tmp_path}"
+        time.sleep(0.2)
+    logs = {name: (tmp_path / f"{name}.log").read_text(errors="replace") for name in procs}
+    for name, proc in procs.items():
+        assert proc.returncode == 0, logs[name]
+        expected = "FAILED" if name == "billing" else "COMPLETED"
+        assert f"final state: {expected}" in logs[name], logs[name]
+    most = peak.stop()
+
+    keys = _group_keys(sandbox)
+    assert len(keys) == 1, f"one activity for the group, not {keys}"
+    (key,) = keys
+    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
+    assert reqs and reqs[-1].method == "DELETE", [r.method for r in reqs]
+    assert sum(r.method == "DELETE" for r in reqs) == 1
+    # Every state drawn is consistent and never goes back.
+    steps = [r.body["content_state"]["current_step"] for r in reqs]
+    assert steps == sorted(steps), steps
+    running = [r.body["content_state"] for r in reqs if r.method == "PUT"]
+    assert any("Running" in (cs.get("subtitle") or "") for cs in running), running
+    final = sandbox.activities[key]
+    assert final["status"] == "ended"
+    assert final["content_state"]["number_of_steps"] == len(RUNS)
+    assert sorted(final["content_state"]["step_colors"]) == ["green"] * 5 + ["red"]
+    # Ended once every run had ended (their end times as the Prefect server has them).
+    runs = httpx.post(
+        f"{os.environ['PREFECT_API_URL']}/flow_runs/filter",
+        json={"flow_runs": {"tags": {"all_": ["activitysmith-group:nightly"]}}},
+    ).json()
+    assert len(runs) == len(RUNS) and all(r["end_time"] for r in runs), runs
+    last_end = max(datetime.fromisoformat(r["end_time"].replace("Z", "+00:00")) for r in runs)
+    deleted = datetime.fromisoformat(reqs[-1].wall.replace("Z", "+00:00"))
+    assert deleted >= last_end, (deleted, last_end)
+    assert reqs[-1].time <= max(ended.values())
+    # One writer at a time: each process that wrote the group but the last handed it over
+    # when its run ended (the first run ends long before the others).
+    writers = [n for n, text in logs.items() if "this process writes its activity" in text]
+    handed = [n for n, text in logs.items() if "handing its window over" in text]
+    assert len(writers) >= 2 and len(handed) == len(writers) - 1, (writers, handed)
+    assert "pass skipped" not in "".join(logs.values())
+
+    # Runs have no activity of their own, but for the one that asked; the failure pushes.
+    own = {
+        r.path.rsplit("/", 1)[-1]
+        for r in sandbox.requests
+        if "/live-activity/stream/" in r.path and r.path.rsplit("/", 1)[-1] != key
+    }
+    assert len(own) == 1, own
+    (ledger,) = own
+    ledger_final = sandbox.activities[ledger]
+    assert ledger_final["status"] == "ended"
+    assert ledger_final["content_state"]["step_colors"] == ["green", "green"]
+    assert most <= 4
+    bodies = pushes(sandbox)
+    assert any("billing" in p["title"] and "partition 7" in p["message"] for p in bodies), bodies
+    assert len(bodies) == 1, bodies
+
+    # The lease is free again: the limit exists with no slot taken.
+    reply = httpx.get(
+        f"{os.environ['PREFECT_API_URL']}/v2/concurrency_limits/{limit_name('nightly')}"
+    )
+    assert reply.status_code == 200 and reply.json()["active_slots"] == 0, reply.text
+
+
+def test_a_run_is_in_a_group_by_option_or_by_tag() -> None:
+    from activitysmith_core.tracking import TrackerOptions
+
+    class Run:
+        tags = ["team:data", "activitysmith-group: nightly "]
+
+    assert group_of(TrackerOptions(), Run()) == "nightly"
+    assert group_of(TrackerOptions(group="etl"), Run()) == "etl"
+    Run.tags = ["activitysmith-group:"]
+    assert group_of(TrackerOptions(), Run()) is None
+    assert limit_name("a/b&c") == "activitysmith-group:a_b_c"
