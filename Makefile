@@ -62,10 +62,11 @@ test-airflow-min: env-airflow-min
 test-prefect: env-prefect
 	.venv-prefect/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect
 
-# Prefect 3.8, between the oldest and the newest: the soak runs on the newest only.
+# Prefect 3.8, between the oldest and the newest: the tests of what differs between Prefect
+# versions (the engine's internals, the event stream, runners, hooks, concurrency leases).
 test-prefect-38: env-prefect-38
-	.venv-prefect-38/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect \
-		--deselect tests/prefect/test_soak_short.py
+	.venv-prefect-38/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect/test_runners.py \
+		tests/prefect/test_events.py tests/prefect/test_flows.py tests/prefect/test_groups.py
 
 test-prefect-min: env-prefect-min
 	.venv-prefect-min/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect \
