@@ -12,7 +12,6 @@ four activities at once and recording every request.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from activitysmith_core import stream_key
+from tests.records import ActivePeak
 
 from . import _cluster
 from ._cluster import PG
@@ -65,24 +65,6 @@ def cluster(sandbox_module: Any) -> Iterator[dict]:
         client.close()
 
 
-class _Peak:
-    """The most activities the sandbox showed at once, sampled every 50 ms."""
-
-    def __init__(self, sandbox: Any) -> None:
-        self.sandbox, self.most, self._stop = sandbox, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.most = max(self.most, self.sandbox.state.active_count())
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.most
-
-
 def _trigger(cluster: dict, dag_ids: list[str]) -> dict[str, str]:
     runs = {}
     for dag_id in dag_ids:
@@ -115,7 +97,7 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
 
 def test_twelve_runs_of_a_group_share_one_activity(cluster: dict, sandbox_module: Any) -> None:
     sandbox = sandbox_module
-    peak = _Peak(sandbox)
+    peak = ActivePeak(sandbox)
     runs = _trigger(cluster, NIGHT)
     states = _wait_runs(cluster, runs)
     assert states == {d: "failed" if d == "night_05" else "success" for d in NIGHT}
@@ -153,7 +135,7 @@ def test_runs_beyond_four_wait_for_a_slot_and_are_never_dropped(
     cluster: dict, sandbox_module: Any
 ) -> None:
     sandbox = sandbox_module
-    peak = _Peak(sandbox)
+    peak = ActivePeak(sandbox)
     runs = _trigger(cluster, SLOTS)
     keys = {d: stream_key("airflow", d, r) for d, r in runs.items()}
     states = _wait_runs(cluster, runs)

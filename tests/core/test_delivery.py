@@ -126,9 +126,7 @@ def test_a_fifth_activity_waits_for_a_slot_and_is_shown_when_one_frees(
         if run_id != shown:
             engine.finish(_run(run_id, S.SUCCESS, S.SUCCESS, status=RunStatus.SUCCESS))
     assert _wait(
-        lambda: all(
-            sandbox.activities.get(_run(r).key, {}).get("status") == "ended" for r in runs
-        ),
+        lambda: all(sandbox.activities.get(_run(r).key, {}).get("status") == "ended" for r in runs),
         40.0,
     ), {r: sandbox.activities.get(_run(r).key, {}).get("status") for r in runs}
     assert not sender.waiting_for_slot

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ import httpx
 
 from activitysmith_prefect.tracking._group import limit_name
 from activitysmith_prefect.tracking._states import group_of
+from tests.records import ActivePeak
 
 from .conftest import pushes
 
@@ -34,24 +34,6 @@ RUNS = [
     ("events", 12, "option", False),
     ("reports", 16, "tag", False),
 ]
-
-
-class _Peak:
-    """The most activities the sandbox showed at once, sampled every 50 ms."""
-
-    def __init__(self, sandbox: Any) -> None:
-        self.sandbox, self.most, self._stop = sandbox, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.most = max(self.most, self.sandbox.state.active_count())
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.most
 
 
 def _start(name: str, seconds: float, mode: str, fail: bool, logs: Path) -> subprocess.Popen[bytes]:
@@ -79,7 +61,7 @@ def test_a_group_of_runs_in_separate_processes_shares_one_activity(
     prefect_sandbox: Any, tmp_path: Path
 ) -> None:
     sandbox = prefect_sandbox
-    peak = _Peak(sandbox)
+    peak = ActivePeak(sandbox)
     procs = {RUNS[0][0]: _start(*RUNS[0], tmp_path)}
     time.sleep(1.0)  # the first run starts first: its process takes the group's lease
     for run in RUNS[1:]:

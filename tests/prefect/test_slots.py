@@ -12,11 +12,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.records import ActivePeak
 
 SERVED = Path(__file__).resolve().parent / "served"
 SHORT = [f"slot-short-{i}" for i in range(4)]
@@ -24,24 +25,6 @@ LONG = [f"slot-long-{i}" for i in range(2)]
 ONE_RETRY = 12.0
 """A waiting run is shown within one retry of its back-off after a slot frees: the retries come
 5 s, then 10 s after its first refusal; the slots free between them."""
-
-
-class _Peak:
-    """The most activities the sandbox showed at once, sampled every 50 ms."""
-
-    def __init__(self, sandbox: Any) -> None:
-        self.sandbox, self.most, self._stop = sandbox, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.most = max(self.most, self.sandbox.state.active_count())
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.most
 
 
 def _key(sandbox: Any, name: str) -> str | None:
@@ -100,7 +83,7 @@ def test_six_runs_in_six_processes_never_exceed_four_and_the_waiting_ones_are_sh
                 )
         ready = [control / f"ready-{n}" for n in procs]
         _wait(lambda: all(p.exists() for p in ready), 120, "not ready", procs, tmp_path)
-        peak = _Peak(sandbox)
+        peak = ActivePeak(sandbox)
         (control / "go-short").touch()
         _wait(
             lambda: all(_shown(sandbox, n) for n in SHORT),
