@@ -224,3 +224,36 @@ def test_failing_a_run_from_the_api_never_waits_on_activitysmith(
         sandbox_module.set_faults(Faults())
     print(f"PATCH state=failed: {answering:.2f} s answering, {hanging:.2f} s hanging")
     assert hanging <= answering + 2, (hanging, answering)
+
+
+def test_a_final_its_writer_died_before_delivering_is_sent_by_the_next(
+    cluster: dict, sandbox_module: Any
+) -> None:
+    """The run ends while the ActivitySmith API hangs and every scheduler is killed (kill -9)
+    before its final state got through: the lease is not yet marked sent, so a new scheduler
+    takes the ended run over and delivers the final state, once."""
+    from activitysmith_core.sandbox import Faults
+
+    sandbox = sandbox_module
+    run_id = _trigger(cluster, "ha4")
+    key = stream_key("airflow", "ha4", run_id)
+    deadline = time.monotonic() + 120
+    while not [r for r in sandbox.stream_requests(key) if r.method == "PUT" and r.status == 200]:
+        assert time.monotonic() < deadline, f"never shown; logs in {cluster['root']}"
+        time.sleep(0.2)
+    sandbox.set_faults(Faults(hang_rate=1.0, hang_seconds=300))
+    try:
+        _wait_run(cluster, "ha4", run_id, "success")
+        time.sleep(4)  # the writer reads the end and hands the final to its sender: it hangs
+        for proc in [p for p in cluster["schedulers"] if p.poll() is None]:
+            _cluster.kill_scheduler(cluster, proc)
+        assert sandbox.activities[key]["status"] == "active", "the final got through anyway"
+    finally:
+        sandbox.set_faults(Faults())
+    killed = time.monotonic()
+    _cluster.start_scheduler(cluster)
+    reqs = _final(sandbox, key, timeout=120)
+    ended = [r for r in reqs if r.method == "DELETE" and r.status == 200]
+    print(f"final delivered {ended[0].time - killed:.1f} s after the writer was killed")
+    assert ended[0].time > killed
+    assert reqs[-1].body["content_state"]["step_colors"] == ["green"] * 4

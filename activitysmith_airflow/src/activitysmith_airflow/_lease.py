@@ -3,7 +3,7 @@
 The table ``activitysmith_run_lease`` (created on first use, idempotently) holds one row per
 tracked run attempt, ``(dag_id, run_id, attempt)`` with ``attempt`` the run's clear number: its
 ``owner`` (host, PID namespace, PID and a random token of the watcher that holds it), when the
-lease expires, and whether the run's final state was handed to the sender. Only the owner sends
+lease expires, and whether the run's final state was delivered. Only the owner sends
 for a run; a lease is renewed in one statement for all of a watcher's runs, taken over when it
 expired (its owner died) or at once when its owner is a dead process on this host, and never
 taken once the final state is sent. Rows are deleted a bounded time after they stop changing.
@@ -190,8 +190,8 @@ def renew(session: Any, me: str, now: float) -> set[Key]:
 
 
 def mark_final(session: Any, key: Key, me: str, now: float) -> bool:
-    """Record that ``key``'s final state is being sent, if this watcher still holds it: True
-    then, and no watcher sends for it again."""
+    """Record that ``key``'s final state was delivered (or kept on disk by a stopping
+    scheduler), if this watcher still holds it: True then, and no watcher sends for it again."""
     dag_id, run_id, attempt = key
     done = session.execute(
         update(leases)

@@ -225,6 +225,9 @@ class RunWatcher:
         self._inbox: list[tuple[str, dict[str, Any]]] = []
         self._runs: dict[Key, _Run] = {}
         self._wanted: dict[Key, _Candidate] = {}
+        # Finals handed to the sender, not yet delivered: the lease stays (renewed) until they
+        # are, so a writer that dies before delivering leaves the run to another.
+        self._finals: dict[Key, tuple[Engine, str]] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._job: Any = None
@@ -417,7 +420,9 @@ class RunWatcher:
                     if not run.local and key not in held:
                         log.warning("ActivitySmith: %s/%s: lease lost, stopped", key[0], key[1])
                         del self._runs[key]
-                for key in held.difference(self._runs):  # held but dropped (a failed commit)
+                self._record_finals(session, held, now)
+                # held but dropped (a failed commit)
+                for key in held.difference(self._runs).difference(self._finals):
                     self._wanted.setdefault(key, _Candidate(key))
                 self._discover(session, now)
                 self._write_groups(session, now)
@@ -433,6 +438,18 @@ class RunWatcher:
                     self._claim(session, cand, now)
                 except Exception as exc:
                     log.warning("ActivitySmith: %s/%s: claim skipped (%s)", *cand.key[:2], exc)
+
+    def _record_finals(self, session: Any, held: set[Key], now: float) -> None:
+        """Mark sent the finals the sender has delivered (no watcher sends for them again); a
+        final whose lease was lost meanwhile is another watcher's to send."""
+        from . import _lease
+
+        for key, (engine, stream) in list(self._finals.items()):
+            if key not in held:
+                del self._finals[key]
+            elif not engine.sender.final_pending(stream):
+                _lease.mark_final(session, key, self.owner, now)
+                del self._finals[key]
 
     def _write_groups(self, session: Any, now: float) -> None:
         """The group windows this watcher holds or can take (``_groups``)."""
@@ -583,13 +600,17 @@ class RunWatcher:
                 final = self._refresh(run, tis.get((run.dag_id, run.run_id), []), row, errors)
                 if final is None:
                     continue
-                if run.local or _lease.mark_final(session, run.key, self.owner, time.time()):
+                # Still ours (a writer stalled past its lease has lost the run): send it; the
+                # lease is marked sent once the sender has delivered it (``_record_finals``).
+                if run.local or _lease.claim(session, run.key, self.owner, time.time()):
                     finals.append((run, final))
                 del self._runs[run.key]
         for run, final in finals:
             if final.status is RunStatus.SUCCESS:
                 self._history.pop(run.dag_id, None)  # the next run reads the new median
             run.engine.finish(final)
+            if not run.local:
+                self._finals[run.key] = (run.engine, final.key)
             run.done.set()
 
     def _note_failures(self, run: _Run, rows: list[Any], now: float) -> None:
@@ -717,8 +738,13 @@ class RunWatcher:
         Sender.flush_all()
         keys = [k for k, r in self._runs.items() if not r.local]
         self._runs.clear()
-        if keys:
+        # After the flush a final is delivered, or kept on this host's disk for its next run.
+        finals, self._finals = list(self._finals), {}
+        if keys or finals:
+            now = time.time()
             with _session() as session:
+                for key in finals:
+                    _lease.mark_final(session, key, self.owner, now)
                 _lease.release(session, keys, self.owner)
 
 

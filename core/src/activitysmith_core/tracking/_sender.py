@@ -225,6 +225,16 @@ class Sender:
         with self._cond:
             return self._count()
 
+    def final_pending(self, key: str) -> bool:
+        """Whether the final state of stream ``key`` is still queued or being sent: False once
+        it was delivered (or refused for good), so that its writer may record it as sent."""
+        with self._cond:
+            job = self._streams.get(key)
+            if job is not None and job.final is not None:
+                return True
+            inflight = self._inflight
+            return inflight is not None and inflight[0] == "final" and inflight[1][0] == key
+
     @property
     def waiting_for_slot(self) -> list[str]:
         """The streams whose activity waits for one of the account's 4 slots to free."""
