@@ -366,6 +366,11 @@ class Writers:
         with self._lock:
             writer = self._writers.get((id(tracker), group))
         if writer is None:
+            # A hook run outside the run's process (a Runner reporting a crash or a
+            # cancellation): end the window if that run was its last.
+            GroupWriter(group, tracker.options, tracker.client_factory).leave(
+                flow_run_id, status, budget
+            )
             return
         if writer.leave(flow_run_id, status, budget):
             with self._lock:

@@ -284,7 +284,7 @@ class FlowRunTracker:
             if not run.ready:
                 run.mark_ready()
             run.engine.finish(final, error=message(state))
-            if run.group is not None:
+            if run.group is not None and shared_api():
                 left = max(0.1, deadline - (time.monotonic() - started))
                 writers.leave(self, run.group, flow_run.id, final.status, left / 2)
             run.engine.flush(max(0.1, deadline - (time.monotonic() - started)))
