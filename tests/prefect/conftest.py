@@ -39,6 +39,8 @@ os.environ.update(
         "PREFECT_API_URL": f"http://127.0.0.1:{PORT}/api",
         "PREFECT_UI_URL": f"http://127.0.0.1:{PORT}",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # expired concurrency leases (a group writer that died) are freed within 2 s of expiry
+        "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
         "PREFECT_LOGGING_LEVEL": "INFO",
         "ACTIVITYSMITH_STATE_DIR": str(HOME / "state"),
     }

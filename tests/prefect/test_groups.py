@@ -147,3 +147,59 @@ def test_a_run_is_in_a_group_by_option_or_by_tag() -> None:
     Run.tags = ["activitysmith-group:"]
     assert group_of(TrackerOptions(), Run()) is None
     assert limit_name("a/b&c") == "activitysmith-group:a_b_c"
+
+
+def test_a_crashed_writer_is_ended_by_its_runner_once_its_lease_expires(
+    prefect_sandbox: Any, tmp_path: Path
+) -> None:
+    """The group's only run dies (``os._exit``) holding the group's lease; the Runner's
+    ``on_crashed`` hook waits, off every flow's path, for the lease to expire, then ends the
+    window: one red segment."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    sandbox = prefect_sandbox
+    with open(tmp_path / "runner.log", "wb") as log:
+        runner = subprocess.Popen(
+            [sys.executable, str(SERVED / "dying_group.py")],
+            cwd=SERVED,
+            env={**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert runner.poll() is None, (tmp_path / "runner.log").read_text()[-3000:]
+            with get_client(sync_client=True) as client:
+                try:
+                    client.read_deployment_by_name("dying-grouped/crash-group")
+                    break
+                except Exception:
+                    assert time.monotonic() < deadline, "the deployment was never served"
+            time.sleep(0.5)
+        flow_run = run_deployment("dying-grouped/crash-group", timeout=0)
+        deadline = time.monotonic() + 180
+        while True:
+            keys = {
+                r.path.rsplit("/", 1)[-1]
+                for r in sandbox.requests
+                if "/live-activity/stream/" in r.path and r.method == "DELETE" and r.status == 200
+            }
+            if keys:
+                break
+            assert time.monotonic() < deadline, (tmp_path / "runner.log").read_text()[-3000:]
+            time.sleep(0.5)
+    finally:
+        runner.terminate()
+        runner.wait(timeout=30)
+    (key,) = keys
+    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
+    assert all(r.body["content_state"]["title"] == "crashers" for r in reqs if r.method == "PUT")
+    running = [r for r in reqs if r.method == "PUT" and "Running" in str(r.body)]
+    assert running, "the group's activity showed the run running before it died"
+    final = sandbox.activities[key]
+    assert final["status"] == "ended"
+    assert final["content_state"]["step_colors"] == ["red"], final
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(flow_run.id).state.is_crashed()

@@ -53,6 +53,9 @@ LEASE_SECONDS = 60.0
 (plus the server's repossessor loop)."""
 
 RENEW_EVERY = 20.0
+REPOSSESSED_WITHIN = LEASE_SECONDS + 45.0
+"""Seconds after which a dead writer's lease is free again at the latest (its duration, the
+server's repossessor loop, 15 s by default, and a margin)."""
 TICK = 2.0
 """Seconds between two passes of a writer: one read of the group's runs when it holds the
 lease, one attempt at the lease when it does not."""
@@ -209,13 +212,15 @@ class GroupWriter:
         with self._passing:
             self._end_or_hand_over(prefect_client())
 
-    def _end_or_hand_over(self, client: Any) -> None:
+    def _end_or_hand_over(self, client: Any) -> bool:
+        """End the window if every run of it has ended, else hand it over; False when another
+        process holds the lease (it writes the window, and ends it)."""
         try:
             if not self._hold(client):
-                return  # another process writes the window, and ends it
+                return False
             members = self._members(client)
             if not members:
-                return
+                return True
             found = windows(members, self.linger)
             window = found[-1]
             if window.ended_at is None:
@@ -223,14 +228,42 @@ class GroupWriter:
                     "ActivitySmith: group %s: handing its window over to a run still running",
                     self.name,
                 )
-                return
+                return True
             state = group_state(
                 "prefect", self.name, window, status=window.outcome, title=self.title
             )
             self.engine.finish(state)
             self.writes += 1
+            return True
         finally:
             self._release(client)
+
+    def end_when_free(self, flow_run_id: object, status: RunStatus) -> threading.Thread:
+        """A run of the group ended outside its process (a Runner or worker reporting a crash):
+        its writer may have died holding the lease, so a daemon thread tries for it every
+        ``TICK`` seconds, for up to ``REPOSSESSED_WITHIN`` seconds, then ends the window if that
+        run was its last (else hands it over). Nothing waits on it."""
+        with self._lock:
+            self._ended[str(flow_run_id)] = (status, time.time())
+
+        def run() -> None:
+            give_up = time.monotonic() + REPOSSESSED_WITHIN
+            while time.monotonic() < give_up:
+                try:
+                    with self._passing:
+                        if self._end_or_hand_over(prefect_client()):
+                            return
+                except Exception as exc:
+                    log.debug("ActivitySmith: group %s: end skipped (%r)", self.name, exc)
+                time.sleep(TICK)
+            log.warning(
+                "ActivitySmith: group %s: its window was not ended (its lease stayed held)",
+                self.name,
+            )
+
+        thread = threading.Thread(target=run, name=f"activitysmith-group-{self.name}", daemon=True)
+        thread.start()
+        return thread
 
     # -- the lease -----------------------------------------------------------------------------
     def _hold(self, client: Any) -> bool:
@@ -367,9 +400,9 @@ class Writers:
             writer = self._writers.get((id(tracker), group))
         if writer is None:
             # A hook run outside the run's process (a Runner reporting a crash or a
-            # cancellation): end the window if that run was its last.
-            GroupWriter(group, tracker.options, tracker.client_factory).leave(
-                flow_run_id, status, budget
+            # cancellation): end the window once the lease is free, if that run was its last.
+            GroupWriter(group, tracker.options, tracker.client_factory).end_when_free(
+                flow_run_id, status
             )
             return
         if writer.leave(flow_run_id, status, budget):
