@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
-from activitysmith_core.tracking import Engine, TrackerOptions
+from activitysmith_core.tracking import Engine, RunStatus, TrackerOptions
 
 from ._events import Registry
 from ._group import shared_api, writers
@@ -33,6 +33,9 @@ TRACKER_OPTIONS = frozenset(f.name for f in fields(TrackerOptions))
 """The engine's options, accepted as they are by :class:`FlowRunTracker`."""
 
 PREFECT_OPTIONS = frozenset({"one_segment_per_task_run"})
+
+READ_AGAIN = 0.5
+"""Seconds between two reads of a completed flow's task runs while one is not final yet."""
 
 HISTORY_WAIT = 2.0
 """Seconds after ``on_running`` the first update waits, at most, for the expected steps read
@@ -269,8 +272,20 @@ class FlowRunTracker:
                 run = TrackedRun(self, flow, flow_run)
             if not run.local or run.remote or run.unfinished() or not run.task_runs:
                 # changes still on their way from other processes: the task runs as stored
+                until = started + deadline / 2
                 for change in read_task_runs(flow_run.id, deadline / 2):
                     run.apply(change)
+                # A completed flow's task runs have all ended; one not yet final here is the
+                # server still recording its last state from its event (it lags under load):
+                # read again, within the same half of the deadline.
+                while (
+                    flow_run_status(state) is RunStatus.SUCCESS
+                    and run.unfinished()
+                    and time.monotonic() + READ_AGAIN < until
+                ):
+                    time.sleep(READ_AGAIN)
+                    for change in read_task_runs(flow_run.id, until - time.monotonic()):
+                        run.apply(change)
             if not run.ready and not within(deadline / 2, lambda: run.engine.sender):
                 log.warning(
                     "ActivitySmith: final state of %s not sent: no client within %.1f s",
