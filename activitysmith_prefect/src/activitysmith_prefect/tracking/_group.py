@@ -124,7 +124,6 @@ class GroupWriter:
         self._thread: threading.Thread | None = None
         self._drawn: str | None = None
         self._failing = False
-        self.writes = 0
 
     def __repr__(self) -> str:
         return f"GroupWriter(name={self.name!r}, runs={len(self._runs)}, holds={self.holds})"
@@ -206,7 +205,6 @@ class GroupWriter:
             return
         self._drawn = state.run_id
         self.engine.update(state)
-        self.writes += 1
 
     def _last_pass(self) -> None:
         with self._passing:
@@ -233,7 +231,6 @@ class GroupWriter:
                 "prefect", self.name, window, status=window.outcome, title=self.title
             )
             self.engine.finish(state)
-            self.writes += 1
             return True
         finally:
             self._release(client)

@@ -264,6 +264,7 @@ class FlowRunTracker:
     def _finish(self, flow: Any, flow_run: Any, state: Any) -> None:
         started = time.monotonic()
         deadline = self.options.deadline
+        status = flow_run_status(state)
         try:
             run = registry.pop(flow_run.id)
             if run is not None:
@@ -279,7 +280,7 @@ class FlowRunTracker:
                 # server still recording its last state from its event (it lags under load):
                 # read again, within the same half of the deadline.
                 while (
-                    flow_run_status(state) is RunStatus.SUCCESS
+                    status is RunStatus.SUCCESS
                     and run.unfinished()
                     and time.monotonic() + READ_AGAIN < until
                 ):
@@ -295,7 +296,7 @@ class FlowRunTracker:
                 return
             run.flow_run = flow_run
             run.url = ui_url(flow_run) or run.url
-            final = run.state(flow_run_status(state))
+            final = run.state(status)
             if not run.ready:
                 run.mark_ready()
             run.engine.finish(final, error=message(state))
