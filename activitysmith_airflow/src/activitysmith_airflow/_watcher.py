@@ -61,6 +61,11 @@ _CLIENT_TTL = 300.0
 
 Key = tuple[str, str, int]
 
+_SEEN_ENDING = frozenset(
+    {"success", "skipped", "failed", "up_for_retry", "upstream_failed", "removed"}
+)
+"""States that show how a try ended: a later try of it was a clear, or a retry already seen."""
+
 
 @dataclass
 class PendingFailure:
@@ -84,6 +89,9 @@ class _Run:
     reported: set[tuple[str, int, int, bool]] = field(default_factory=set)
     waiting: dict[tuple[str, int, int, bool], PendingFailure] = field(default_factory=dict)
     errors: dict[tuple[str, int], str] = field(default_factory=dict)
+    tries: dict[tuple[str, int], tuple[int, str]] = field(default_factory=dict)
+    """Each task instance's try number and state at the last read: a try that failed and was
+    retried between two reads shows as a higher try number."""
     end: RunStatus | None = None
     done: threading.Event = field(default_factory=threading.Event)
     expected_seconds: float | None = None
@@ -569,8 +577,11 @@ class RunWatcher:
                 ).where(tuple_(TI.dag_id, TI.run_id).in_(pairs))
             ).all():
                 tis.setdefault((dag_id, run_id), []).append(rest)
+            missed: list[tuple[_Run, str, int, int, int]] = []
             for run in runs:
-                self._note_failures(run, tis.get((run.dag_id, run.run_id), []), now)
+                missed += self._note_failures(run, tis.get((run.dag_id, run.run_id), []), now)
+            if missed:
+                self._note_missed_retries(session, missed, now)
             errors: dict[tuple[str, str, str, int], str] = {}
             asking = _pairs(r.key for r in runs if r.waiting)
             if asking:
@@ -613,19 +624,57 @@ class RunWatcher:
                 self._finals[run.key] = (run.engine, final.key)
             run.done.set()
 
-    def _note_failures(self, run: _Run, rows: list[Any], now: float) -> None:
+    def _note_failures(
+        self, run: _Run, rows: list[Any], now: float
+    ) -> list[tuple[_Run, str, int, int, int]]:
+        """Queue the failures this read shows; returns the task instances whose try number grew
+        past a try that was neither seen ending nor seen retrying (run, task, index, from, to)."""
+        missed: list[tuple[_Run, str, int, int, int]] = []
         for task_id, map_index, ti_state, try_number in rows:
             value = _value(ti_state)
+            index = map_index if map_index is not None else -1
+            tries = int(try_number or 0)
+            before = run.tries.get((task_id, index))
+            run.tries[(task_id, index)] = (tries, value)
+            if before is not None and 1 <= before[0] < tries and before[1] not in _SEEN_ENDING:
+                missed.append((run, task_id, index, before[0], tries))
             if value not in ("failed", "up_for_retry"):
                 continue
-            index = map_index if map_index is not None else -1
             retrying = value == "up_for_retry"
             # A final failure is one event per task instance, whatever try number a later read
             # shows; each retry is its own.
-            key = (task_id, index, int(try_number or 0) if retrying else -1, retrying)
+            key = (task_id, index, tries if retrying else -1, retrying)
             if key in run.reported or key in run.waiting:
                 continue
-            run.waiting[key] = PendingFailure(task_id, index, int(try_number or 0), retrying, now)
+            run.waiting[key] = PendingFailure(task_id, index, tries, retrying, now)
+        return missed
+
+    def _note_missed_retries(
+        self, session: Any, missed: list[tuple[_Run, str, int, int, int]], now: float
+    ) -> None:
+        """A retry that happened between two reads (a zero ``retry_delay``): the tries the task
+        instance history records as failed, read once for all such task instances."""
+        from airflow.models.taskinstancehistory import TaskInstanceHistory as TIH
+        from sqlalchemy import select, tuple_
+
+        wanted = {
+            (r.dag_id, r.run_id, task, index): (r, lo, hi) for r, task, index, lo, hi in missed
+        }
+        for dag_id, run_id, task_id, map_index, try_number in session.execute(
+            select(TIH.dag_id, TIH.run_id, TIH.task_id, TIH.map_index, TIH.try_number).where(
+                tuple_(TIH.dag_id, TIH.run_id, TIH.task_id, TIH.map_index).in_(sorted(wanted)),
+                TIH.state.in_(("failed", "up_for_retry")),
+            )
+        ).all():
+            index = map_index if map_index is not None else -1
+            run, lo, hi = wanted[(dag_id, run_id, task_id, index)]
+            tries = int(try_number or 0)
+            key = (task_id, index, tries, True)
+            if not lo <= tries < hi or key in run.reported or key in run.waiting:
+                continue
+            if (task_id, index, -1, False) in run.reported:
+                continue  # a failure already reported as final, then cleared: not a retry
+            run.waiting[key] = PendingFailure(task_id, index, tries, True, now)
 
     def _end_of(self, run: _Run, row: Any) -> RunStatus | None:
         """The run's end as the database has it (committed), or None while it runs."""
