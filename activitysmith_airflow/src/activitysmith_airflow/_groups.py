@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, String, Table, Text, delete, select
+from sqlalchemy import delete, select
 
 from activitysmith_core.tracking import (
     Engine,
@@ -31,24 +31,13 @@ from activitysmith_core.tracking import (
 )
 
 from . import _lease
+from ._tables import GROUP_RUN, group_runs
 
 log = logging.getLogger("activitysmith_airflow.tracking")
 
-TABLE = "activitysmith_group_run"
+TABLE = GROUP_RUN
 HORIZON = 3 * 86_400.0
 """Seconds of group runs read back: today's window and the one before it (a nightly group)."""
-
-group_runs = Table(
-    TABLE,
-    _lease.metadata,
-    Column("grp", String(100), primary_key=True),
-    Column("dag_id", String(250), primary_key=True),
-    Column("run_id", String(250), primary_key=True),
-    Column("attempt", Integer, primary_key=True, autoincrement=False),
-    Column("conn_id", String(250), nullable=False),
-    Column("options", Text, nullable=False),
-    Column("added_at", Float, nullable=False),
-)
 
 _RUN_STATUS = {
     "success": RunStatus.SUCCESS,

@@ -22,12 +22,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
     Table,
     and_,
     delete,
@@ -38,9 +32,11 @@ from sqlalchemy import (
     update,
 )
 
+from ._tables import RUN_LEASE, metadata, run_leases
+
 log = logging.getLogger("activitysmith_airflow.tracking")
 
-TABLE = "activitysmith_run_lease"
+TABLE = RUN_LEASE
 TTL = 20.0
 """Seconds a lease lasts without renewal: a dead owner's runs are taken over within this."""
 RENEW = 5.0
@@ -48,18 +44,7 @@ RENEW = 5.0
 RETAIN = 3600.0
 """Seconds a row is kept after it last changed (final sent, or abandoned) before deletion."""
 
-metadata = MetaData()
-leases = Table(
-    TABLE,
-    metadata,
-    Column("dag_id", String(250), primary_key=True),
-    Column("run_id", String(250), primary_key=True),
-    Column("attempt", Integer, primary_key=True, autoincrement=False),
-    Column("owner", String(250), nullable=False),
-    Column("expires_at", Float, nullable=False),
-    Column("final_sent", Boolean, nullable=False, default=False),
-    Column("updated_at", Float, nullable=False),
-)
+leases = run_leases
 
 Key = tuple[str, str, int]
 
@@ -109,8 +94,6 @@ def owner_is_dead(owner: str, me: str) -> bool:
 def ensure_table(session: Any) -> None:
     """Create the provider's tables (the leases, and the group runs of ``_groups``) once per
     process and database (idempotent, races tolerated)."""
-    from . import _groups  # noqa: F401  (its table joins the metadata)
-
     bind = session.get_bind()
     url = str(bind.url)
     if url in _created:

@@ -37,6 +37,7 @@ from ._render import (
     success_push,
     timing,
 )
+from ._signals import SIGNALS, Signal, emit, subscribe
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -63,6 +64,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "GROUP_LINGER",
+    "SIGNALS",
     "SUBTITLE_MAX",
     "Binding",
     "Engine",
@@ -74,6 +76,7 @@ __all__ = [
     "RunStatus",
     "Sender",
     "SenderStats",
+    "Signal",
     "Step",
     "StepStatus",
     "TrackerOptions",
@@ -82,6 +85,7 @@ __all__ = [
     "current_window",
     "deadline_push",
     "default_state_dir",
+    "emit",
     "end_request",
     "failure_push",
     "fingerprint",
@@ -91,6 +95,7 @@ __all__ = [
     "run_failure_push",
     "segments",
     "stream_request",
+    "subscribe",
     "success_push",
     "timing",
     "windows",
