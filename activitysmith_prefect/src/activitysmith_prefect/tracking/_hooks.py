@@ -21,8 +21,8 @@ from activitysmith_core.tracking import Engine, RunStatus, TrackerOptions
 from ._events import Registry
 from ._group import shared_api, writers
 from ._history import read_history, read_task_runs, within
-from ._run import TrackedRun
-from ._states import flow_run_status, message, ui_url
+from ._run import RunSettings, TrackedRun
+from ._states import flow_run_status, group_of, message, ui_url
 
 if TYPE_CHECKING:
     from ..blocks import ActivitySmith as ActivitySmithBlock
@@ -174,6 +174,18 @@ class FlowRunTracker:
                 self._engines[group] = engine
             return engine
 
+    def settings_for(self, flow_run: Any, *, shared: bool | None = None) -> RunSettings:
+        """What a run of this tracker needs: the options, its group (by the option or the run's
+        tag; none where ``shared`` says no API is shared with the group's other runs) and its
+        engine."""
+        group = group_of(self.options, flow_run)
+        if group is not None and shared is False:
+            _warn_unshared(group)
+            group = None
+        return RunSettings(
+            self.options, self.engine_for(group), group, self.one_segment_per_task_run
+        )
+
     # -- the hooks ----------------------------------------------------------------------------
     def hooks(self, asynchronous: bool = False) -> dict[str, list[Callable[..., Any]]]:
         """Keyword arguments for ``@flow(...)``; ``asynchronous`` gives ``async def`` hooks."""
@@ -209,10 +221,7 @@ class FlowRunTracker:
     # -- work ---------------------------------------------------------------------------------
     def _start(self, flow: Any, flow_run: Any) -> None:
         try:
-            run = TrackedRun(self, flow, flow_run)
-            if run.group is not None and not shared_api():
-                _warn_unshared(run.group)
-                run.group, run.engine = None, self.engine_for(None)
+            run = TrackedRun(self.settings_for(flow_run, shared=shared_api()), flow, flow_run)
             run.local = _local_only(flow)
             registry.add(run, follow=not run.local)
             if run.group is not None:
@@ -270,7 +279,7 @@ class FlowRunTracker:
             if run is not None:
                 run.stopped.set()  # no clock update nor deadline push after this
             else:  # a hook run by a Runner in another process than the flow's
-                run = TrackedRun(self, flow, flow_run)
+                run = TrackedRun(self.settings_for(flow_run), flow, flow_run)
             if not run.local or run.remote or run.unfinished() or not run.task_runs:
                 # changes still on their way from other processes: the task runs as stored
                 until = started + deadline / 2
