@@ -11,6 +11,7 @@ One job per module:
 - :mod:`._changes`: a task-run change, built in one place from every source's shape;
 - :mod:`._run`: one flow run's model (its segments, never backwards, each change once);
 - :mod:`._history`: the reads from the Prefect API (recent runs, the task runs at the end);
+- :mod:`._delivery_events`: the core's delivery signals as ``activitysmith.*`` Prefect events;
 - :mod:`._group`: a group's activity, written by one process at a time (the group's lease);
 - :mod:`._states`: Prefect's states and names as the engine's.
 """
@@ -18,6 +19,7 @@ One job per module:
 from __future__ import annotations
 
 from ._changes import TaskRunChange
+from ._delivery_events import EVENTS, delivery_events
 from ._fast import FAST_PATH_VERIFIED
 from ._history import prefect_client
 from ._hooks import (
@@ -36,6 +38,7 @@ from ._states import flow_run_status, task_step_status
 
 __all__ = [
     "CLOCK_TICK",
+    "EVENTS",
     "FAST_PATH_VERIFIED",
     "HISTORY_WAIT",
     "PREFECT_OPTIONS",
@@ -47,6 +50,7 @@ __all__ = [
     "TaskRunChange",
     "TrackedRun",
     "activitysmith_hooks",
+    "delivery_events",
     "flow_run_status",
     "prefect_client",
     "registry",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from activitysmith_core.tracking import Engine, RunStatus, TrackerOptions
 
+from ._delivery_events import delivery_events
 from ._events import Registry
 from ._group import shared_api, writers
 from ._history import read_history, read_task_runs, within
@@ -110,6 +111,15 @@ def _local_only(flow: Any) -> bool:
         )
     except Exception:
         return False
+
+
+def _follow_deliveries(run: TrackedRun) -> str:
+    """Name the run in the Prefect events of its stream's deliveries; its stream key."""
+    stream = run.state().key
+    flow_run = run.flow_run
+    flow_id = getattr(flow_run, "flow_id", None)
+    delivery_events.follow(stream, run.id, flow_run.name, flow_id, run.flow_name)
+    return stream
 
 
 def _split_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -223,6 +233,7 @@ class FlowRunTracker:
         try:
             run = TrackedRun(self.settings_for(flow_run, shared=shared_api()), flow, flow_run)
             run.local = _local_only(flow)
+            _follow_deliveries(run)
             registry.add(run, follow=not run.local)
             if run.group is not None:
                 writers.join(self, run.group, flow_run)
@@ -274,12 +285,14 @@ class FlowRunTracker:
         started = time.monotonic()
         deadline = self.options.deadline
         status = flow_run_status(state)
+        stream: str | None = None
         try:
             run = registry.pop(flow_run.id)
             if run is not None:
                 run.stopped.set()  # no clock update nor deadline push after this
             else:  # a hook run by a Runner in another process than the flow's
                 run = TrackedRun(self.settings_for(flow_run), flow, flow_run)
+            stream = _follow_deliveries(run)
             if not run.local or run.remote or run.unfinished() or not run.task_runs:
                 # changes still on their way from other processes: the task runs as stored
                 until = started + deadline / 2
@@ -315,6 +328,9 @@ class FlowRunTracker:
             run.engine.flush(max(0.1, deadline - (time.monotonic() - started)))
         except Exception as exc:
             log.warning("ActivitySmith: final state of %s not sent: %s", flow_run.name, exc)
+        finally:
+            if stream is not None:
+                delivery_events.forget(stream)
 
 
 def activitysmith_hooks(
