@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from ._group import shared_api, writers
 from ._history import read_history, read_task_runs, within
 from ._run import RunSettings, TrackedRun
 from ._states import flow_run_status, group_of, message, ui_url
+from ._switch import disabled
 
 if TYPE_CHECKING:
     from ..blocks import ActivitySmith as ActivitySmithBlock
@@ -57,6 +59,7 @@ registry = Registry()
 
 
 _warned: set[str] = set()
+_lock = threading.Lock()
 
 
 def _warn_unshared(group: str) -> None:
@@ -122,6 +125,33 @@ def _follow_deliveries(run: TrackedRun) -> str:
     return stream
 
 
+_untracked: OrderedDict[str, None] = OrderedDict()
+"""Runs of this process that started switched off (until their final hook; 1,024 at most)."""
+
+
+def _switched_off(flow_run: Any) -> bool:
+    """The off switch, for a run about to be tracked: a bad value leaves the run untracked and
+    says so (the hooks never raise into the flow)."""
+    try:
+        return disabled()
+    except ValueError as exc:
+        log.error("ActivitySmith: %s; %s is not tracked", exc, flow_run.name)
+        return True
+
+
+def _started_off(flow_run: Any) -> bool:
+    """Whether the run started switched off (its final hook then sends nothing)."""
+    with _lock:
+        return _untracked.pop(str(flow_run.id), 0) is None
+
+
+def _mark_off(flow_run: Any) -> None:
+    with _lock:
+        _untracked[str(flow_run.id)] = None
+        while len(_untracked) > 1024:
+            _untracked.popitem(last=False)
+
+
 def _split_options(options: dict[str, Any]) -> dict[str, Any]:
     for name in sorted(options):
         if name in REMOVED_OPTIONS:
@@ -153,6 +183,7 @@ class FlowRunTracker:
             raise ValueError(
                 f"one_segment_per_task_run: must be True or False, not {one_segment_per_task_run!r}"
             )
+        disabled()  # a bad ACTIVITYSMITH_DISABLED raises where the flow is declared
         self.block = block
         self.one_segment_per_task_run = one_segment_per_task_run
         self.options = TrackerOptions(**_split_options(options))
@@ -230,6 +261,9 @@ class FlowRunTracker:
 
     # -- work ---------------------------------------------------------------------------------
     def _start(self, flow: Any, flow_run: Any) -> None:
+        if _switched_off(flow_run):
+            _mark_off(flow_run)
+            return
         try:
             run = TrackedRun(self.settings_for(flow_run, shared=shared_api()), flow, flow_run)
             run.local = _local_only(flow)
@@ -290,6 +324,8 @@ class FlowRunTracker:
             run = registry.pop(flow_run.id)
             if run is not None:
                 run.stopped.set()  # no clock update nor deadline push after this
+            elif _started_off(flow_run) or _switched_off(flow_run):
+                return  # not tracked from its start (or switched off where the Runner runs)
             else:  # a hook run by a Runner in another process than the flow's
                 run = TrackedRun(self.settings_for(flow_run), flow, flow_run)
             stream = _follow_deliveries(run)
