@@ -141,8 +141,12 @@ def _switched_off(flow_run: Any) -> bool:
 
 def _started_off(flow_run: Any) -> bool:
     """Whether the run started switched off (its final hook then sends nothing)."""
+    key = str(flow_run.id)
     with _lock:
-        return _untracked.pop(str(flow_run.id), 0) is None
+        if key not in _untracked:
+            return False
+        del _untracked[key]
+        return True
 
 
 def _mark_off(flow_run: Any) -> None:
