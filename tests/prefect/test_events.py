@@ -44,7 +44,9 @@ def _change(task_run: str, state: str, at: float, event: str, **kw: Any) -> Task
 def test_a_task_run_state_never_moves_backwards_and_counts_once() -> None:
     tracker = FlowRunTracker()
     flow_run = SimpleNamespace(id="f", name="run", flow_id="x", start_time=None)
-    run = TrackedRun(tracker, SimpleNamespace(name="etl", timeout_seconds=None), flow_run)
+    run = TrackedRun(
+        tracker.settings_for(flow_run), SimpleNamespace(name="etl", timeout_seconds=None), flow_run
+    )
     failures: list[str] = []
     run.report = lambda failure=None: failures.append(failure.ident) if failure else None  # type: ignore[method-assign]
     run.ready = True

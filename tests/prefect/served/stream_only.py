@@ -9,9 +9,9 @@ import time
 from prefect import flow, task
 
 from activitysmith_prefect import activitysmith_hooks
-from activitysmith_prefect.tracking import _events, registry
+from activitysmith_prefect.tracking import _fast, registry
 
-_events.FAST_PATH_VERIFIED = frozenset()
+_fast.FAST_PATH_VERIFIED = frozenset()
 
 
 @task

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from ._run import TaskRunChange, change_of
+from ._changes import TaskRunChange, change_of
 from ._states import task_name
 
 log = logging.getLogger("activitysmith_prefect.tracking")

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from activitysmith_core.tracking import Engine, RunStatus, TrackerOptions
 
+from ._delivery_events import delivery_events
 from ._events import Registry
 from ._group import shared_api, writers
 from ._history import read_history, read_task_runs, within
-from ._run import TrackedRun
-from ._states import flow_run_status, message, ui_url
+from ._run import RunSettings, TrackedRun
+from ._states import flow_run_status, group_of, message, ui_url
 
 if TYPE_CHECKING:
     from ..blocks import ActivitySmith as ActivitySmithBlock
@@ -112,6 +113,15 @@ def _local_only(flow: Any) -> bool:
         return False
 
 
+def _follow_deliveries(run: TrackedRun) -> str:
+    """Name the run in the Prefect events of its stream's deliveries; its stream key."""
+    stream = run.state().key
+    flow_run = run.flow_run
+    flow_id = getattr(flow_run, "flow_id", None)
+    delivery_events.follow(stream, run.id, flow_run.name, flow_id, run.flow_name)
+    return stream
+
+
 def _split_options(options: dict[str, Any]) -> dict[str, Any]:
     for name in sorted(options):
         if name in REMOVED_OPTIONS:
@@ -174,6 +184,18 @@ class FlowRunTracker:
                 self._engines[group] = engine
             return engine
 
+    def settings_for(self, flow_run: Any, *, shared: bool | None = None) -> RunSettings:
+        """What a run of this tracker needs: the options, its group (by the option or the run's
+        tag; none where ``shared`` says no API is shared with the group's other runs) and its
+        engine."""
+        group = group_of(self.options, flow_run)
+        if group is not None and shared is False:
+            _warn_unshared(group)
+            group = None
+        return RunSettings(
+            self.options, self.engine_for(group), group, self.one_segment_per_task_run
+        )
+
     # -- the hooks ----------------------------------------------------------------------------
     def hooks(self, asynchronous: bool = False) -> dict[str, list[Callable[..., Any]]]:
         """Keyword arguments for ``@flow(...)``; ``asynchronous`` gives ``async def`` hooks."""
@@ -209,11 +231,9 @@ class FlowRunTracker:
     # -- work ---------------------------------------------------------------------------------
     def _start(self, flow: Any, flow_run: Any) -> None:
         try:
-            run = TrackedRun(self, flow, flow_run)
-            if run.group is not None and not shared_api():
-                _warn_unshared(run.group)
-                run.group, run.engine = None, self.engine_for(None)
+            run = TrackedRun(self.settings_for(flow_run, shared=shared_api()), flow, flow_run)
             run.local = _local_only(flow)
+            _follow_deliveries(run)
             registry.add(run, follow=not run.local)
             if run.group is not None:
                 writers.join(self, run.group, flow_run)
@@ -265,12 +285,14 @@ class FlowRunTracker:
         started = time.monotonic()
         deadline = self.options.deadline
         status = flow_run_status(state)
+        stream: str | None = None
         try:
             run = registry.pop(flow_run.id)
             if run is not None:
                 run.stopped.set()  # no clock update nor deadline push after this
             else:  # a hook run by a Runner in another process than the flow's
-                run = TrackedRun(self, flow, flow_run)
+                run = TrackedRun(self.settings_for(flow_run), flow, flow_run)
+            stream = _follow_deliveries(run)
             if not run.local or run.remote or run.unfinished() or not run.task_runs:
                 # changes still on their way from other processes: the task runs as stored
                 until = started + deadline / 2
@@ -306,6 +328,9 @@ class FlowRunTracker:
             run.engine.flush(max(0.1, deadline - (time.monotonic() - started)))
         except Exception as exc:
             log.warning("ActivitySmith: final state of %s not sent: %s", flow_run.name, exc)
+        finally:
+            if stream is not None:
+                delivery_events.forget(stream)
 
 
 def activitysmith_hooks(

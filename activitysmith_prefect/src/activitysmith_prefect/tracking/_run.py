@@ -11,49 +11,27 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from activitysmith_core.tracking import RunState, RunStatus, Step, StepStatus, aggregate, timing
+from activitysmith_core.tracking import (
+    Engine,
+    RunState,
+    RunStatus,
+    Step,
+    StepStatus,
+    TrackerOptions,
+    aggregate,
+    timing,
+)
 
-from ._states import FINAL_TYPES, group_of, task_step_status, ui_url
-
-if TYPE_CHECKING:
-    from ._hooks import FlowRunTracker
+from ._changes import TaskRunChange
+from ._states import FINAL_TYPES, timestamp, ui_url
 
 CLOCK_TICK = 60.0
 """Seconds between two checks of the subtitle's clock ("about 4 min left") while no task run
 changes: at most one update a minute, and only when the text changed."""
 
 _RANK = {"SCHEDULED": 0, "PENDING": 0, "PAUSED": 1, "RUNNING": 1, "CANCELLING": 1}
-
-
-@dataclass(frozen=True)
-class TaskRunChange:
-    """A task run (or a subflow call, as its parent task run) entered a state."""
-
-    flow_run_id: str
-    task_run_id: str
-    name: str
-    """The task run's name (``extract-43f``); a subflow call: the child flow's name."""
-    task: str
-    """The task's own name (``extract``), or the child flow's name."""
-    task_key: str
-    state_type: str
-    state_name: str | None
-    message: str | None
-    occurred: float
-    """The state's timestamp (seconds since the epoch): orders the changes of a task run."""
-    event_id: str
-    """The state's id, which is also the id of Prefect's event for it."""
-    run_count: int = 0
-    error: object = None
-    """The exception itself, when the change was seen in the flow's own process."""
-    subflow: bool = False
-    url: str | None = None
-
-    @property
-    def status(self) -> StepStatus:
-        return task_step_status(self.state_type, self.state_name)
 
 
 @dataclass(frozen=True)
@@ -67,6 +45,17 @@ class StepFailure:
     ident: str
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """What a tracked run takes from its tracker: the options, its group (None when it is in
+    none, or its group cannot be written: no shared API) and the engine that draws it."""
+
+    options: TrackerOptions
+    engine: Engine
+    group: str | None = None
+    one_segment_per_task_run: bool = False
+
+
 @dataclass
 class _Kept:
     key: str
@@ -78,10 +67,8 @@ class _Kept:
 class TrackedRun:
     """What the flow run's process knows of one flow run, and its engine calls."""
 
-    def __init__(self, tracker: FlowRunTracker, flow: Any, flow_run: Any) -> None:
-        self.tracker = tracker
-        self.group = group_of(tracker.options, flow_run)
-        self.engine = tracker.engine_for(self.group)
+    def __init__(self, settings: RunSettings, flow: Any, flow_run: Any) -> None:
+        self.settings = settings
         self.flow_name = str(getattr(flow, "name", None) or flow_run.flow_id)
         self.flow_run = flow_run
         self.id = str(flow_run.id)
@@ -90,11 +77,10 @@ class TrackedRun:
         self.groups: dict[str, tuple[str, str]] = {}  # key -> (segment, task), as they appear
         self.task_runs: dict[str, _Kept] = {}
         self.seen: set[str] = set()  # event ids applied
-        self.subflows: dict[str, tuple[str, str]] = {}  # child flow run -> (task run, name)
         self.remote = False  # a change came first from the stream, not the flow's process
         self.local = False  # every task runs on the flow's threads, seen by the fast path
         self.ready = False
-        self.started_at = _seconds(getattr(flow_run, "start_time", None)) or time.time()
+        self.started_at = timestamp(getattr(flow_run, "start_time", None)) or time.time()
         timeout = getattr(flow, "timeout_seconds", None)
         self.deadline_at = self.started_at + float(timeout) if timeout else None
         self.expected_seconds: float | None = None
@@ -104,11 +90,19 @@ class TrackedRun:
         self.placeholders: dict[str, list[str]] = {}  # task -> expected segments not yet run
         self.claimed: dict[str, str] = {}  # task run id (or task) -> its segment
 
+    @property
+    def engine(self) -> Engine:
+        return self.settings.engine
+
+    @property
+    def group(self) -> str | None:
+        return self.settings.group
+
     # -- the model ------------------------------------------------------------------------------
     def _segment(self, change: TaskRunChange) -> str:
         """The segment of a task run (under the lock): its own, else one expected for its
         task, else a new one."""
-        per_run = self.tracker.one_segment_per_task_run
+        per_run = self.settings.one_segment_per_task_run
         if per_run or change.subflow:  # a subflow: one segment per call
             own = change.task_run_id
         else:
@@ -153,7 +147,7 @@ class TrackedRun:
 
     def _failure(self, change: TaskRunChange, name: str, status: StepStatus) -> StepFailure | None:
         retrying = status is StepStatus.RETRYING
-        if not (status is StepStatus.FAILED or (retrying and self.tracker.options.push_on_retry)):
+        if not (status is StepStatus.FAILED or (retrying and self.settings.options.push_on_retry)):
             return None
         error = change.error if change.error is not None else change.message
         ident = f"{change.task_run_id}|{change.run_count}" if retrying else change.task_run_id
@@ -168,7 +162,7 @@ class TrackedRun:
         """The (task key, task) of the latest completed run's task runs, in their order: the
         segments this run is expected to have, drawn pending until a task run of theirs
         starts. Matched by the task's name (a task's key changes with its file's path)."""
-        if self.tracker.one_segment_per_task_run:
+        if self.settings.one_segment_per_task_run:
             expected = [task for _key, task in history]
         else:
             tasks: dict[str, str] = {}
@@ -200,7 +194,7 @@ class TrackedRun:
             by_key: dict[str, list[StepStatus]] = {key: [] for key in self.groups}
             for kept in self.task_runs.values():
                 by_key[kept.key].append(kept.status)
-            per_task = self.tracker.one_segment_per_task_run
+            per_task = self.settings.one_segment_per_task_run
             steps = [
                 Step(
                     self.groups[key][0],
@@ -218,7 +212,7 @@ class TrackedRun:
             status=status,
             title=f"{self.flow_name} · {self.flow_run.name}",
             url=self.url,
-            total_steps=self.tracker.options.total_steps,
+            total_steps=self.settings.options.total_steps,
             started_at=self.started_at,
             expected_seconds=self.expected_seconds,
             deadline_at=self.deadline_at,
@@ -255,7 +249,7 @@ class TrackedRun:
         """While the run goes on (a daemon thread): at ``expected_duration`` after the start,
         an update ("running longer than usual") and the engine's deadline push, once; every
         ``CLOCK_TICK`` seconds, an update when the subtitle's clock changed."""
-        options = self.tracker.options
+        options = self.settings.options
         due = self.started_at + options.expected_duration if options.expected_duration else None
         shown = timing(self.state(), options)
         while True:
@@ -287,48 +281,3 @@ class TrackedRun:
                 self.flow_run = current
         except Exception:
             pass
-
-
-def _seconds(value: Any) -> float | None:
-    try:
-        return float(value.timestamp()) if value is not None else None
-    except Exception:
-        return None
-
-
-def change_of(task_run: Any, state: Any, error: object = None) -> TaskRunChange | None:
-    """The change of a task-run object (the flow's process, or a read from the API)."""
-    from ._states import kind, message, task_name
-
-    if state is None:
-        return None
-    details = getattr(state, "state_details", None)
-    subflow = getattr(details, "child_flow_run_id", None) is not None
-    name = str(task_run.name)
-    task = task_name(name, str(getattr(task_run, "dynamic_key", "") or ""))
-    if task == name and not subflow:
-        try:
-            from prefect.context import TaskRunContext
-
-            context = TaskRunContext.get()
-            if context is not None and context.task_run.id == task_run.id:
-                task = str(context.task.name)
-        except Exception:
-            pass
-    stamp = _seconds(getattr(state, "timestamp", None)) or time.time()
-    return TaskRunChange(
-        flow_run_id=str(task_run.flow_run_id),
-        task_run_id=str(task_run.id),
-        name=task if subflow else name,
-        task=task,
-        task_key="subflow" if subflow else str(getattr(task_run, "task_key", "") or ""),
-        state_type=kind(state),
-        state_name=getattr(state, "name", None),
-        message=message(state),
-        occurred=stamp,
-        event_id=str(getattr(state, "id", "") or f"{task_run.id}|{kind(state)}|{stamp}"),
-        run_count=int(getattr(task_run, "run_count", 0) or 0),
-        error=error,
-        subflow=subflow,
-        url=ui_url(task_run),
-    )
