@@ -1,0 +1,1 @@
+"""The provider's hook: the ``activitysmith`` connection type and the client it builds."""

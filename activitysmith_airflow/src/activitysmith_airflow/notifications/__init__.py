@@ -1,0 +1,1 @@
+"""The provider's notifier: a push from any Airflow callback."""

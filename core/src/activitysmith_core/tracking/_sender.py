@@ -1,92 +1,39 @@
 """Delivery off the orchestrator's threads: one sender per process and account.
 
-Callers only queue; a daemon thread sends. The queue holds at most one progress update and one
-final state per stream (a newer state replaces a queued older one), and pushes, of which the
-failures of one run inside a short window fold into one. Requests are paced by the API's
-``RateLimit`` headers and by a minimum interval per stream; once the API is found down (5xx,
-refused, hanging) nothing waits on it until a cool-down has passed, and the other processes of
-the host see that too. The one blocking call is :meth:`Sender.flush`, bounded by one total
+Callers only queue (:mod:`._jobs`); a daemon thread sends, taking final states first, then
+pushes, then updates, each when its pacing allows: the quotas (:mod:`._pacing`), a minimum
+interval per stream, the slot gate for new activities (:mod:`._slots`) and the outage cool-down
+(:mod:`._breaker`). The one blocking call is :meth:`Sender.flush`, bounded by one total
 deadline; what it could not deliver by then (final states, pushes) is kept on disk, bound to
-the account, and delivered by the next sender of that account that reaches the API.
+the account, and delivered by the next sender of that account that reaches the API
+(:mod:`._replay`).
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from ._breaker import Breaker
+from ._jobs import FinalJob, Job, JobQueue, PushJob, Render, UpdateJob
+from ._pacing import LIVE_ACTIVITY, PUSH, Pacing, feature_of
 from ._render import Failure
+from ._replay import Replay
+from ._shown import Showing, digest
 from ._signals import Signal, emit
+from ._slots import SlotGate
+from ._stats import SenderStats, failure_detail
 from ._store import Binding, KeptStore, binding_of, default_state_dir
+
+__all__ = ["Sender", "SenderStats"]
 
 logger = logging.getLogger("activitysmith_core.tracking")
 
-LIVE_ACTIVITY = "live_activity"
-PUSH = "push"
-_MIN_COOLDOWN = 2.0
-_MAX_COOLDOWN = 60.0
-_KEPT_CHECK_EVERY = 30.0
-_ENDED_KEEP = 256
-"""How many ended streams a sender remembers (at most ``_ENDED_MAX_AGE`` seconds): a late
-update for one of them is dropped instead of bringing the ended activity back."""
-_ENDED_MAX_AGE = 900.0
-_SLOT_RETRY_MIN = 5.0
-_SLOT_RETRY_MAX = 30.0
-
-
-def _digest(body: dict[str, Any]) -> int:
-    return hash(json.dumps(body, sort_keys=True, default=str))
-
-
-@dataclass
-class _Stream:
-    update: dict[str, Any] | None = None
-    final: tuple[dict[str, Any], dict[str, Any]] | None = None
-    interval: float = 2.0
-
-
-@dataclass
-class _Shown:
-    """What this sender last showed of a live stream (dropped when the stream ends)."""
-
-    at: float
-    step: int
-    digest: int
-
-
-@dataclass
-class _Push:
-    due: float
-    render: Callable[[list[Failure]], dict[str, Any]]
-    items: list[Failure] = field(default_factory=list)
-    group: str | None = None
-    run: str | None = None
-    """The stream of the run the push is about: it leaves no later than that run's final."""
-
-
-@dataclass
-class SenderStats:
-    """What a sender did, for tests, benchmarks and logs."""
-
-    sent: int = 0
-    updates: int = 0
-    finals: int = 0
-    pushes: int = 0
-    skipped_updates: int = 0
-    rate_limited: int = 0
-    failures: int = 0
-    kept: int = 0
-    delivered_kept: int = 0
-    slot_waits: int = 0
-    """Times a new activity waited because the account already showed its 4 (then retried)."""
+_WHAT = {"update": "Live Activity update", "final": "final state", "push": "push"}
 
 
 class Sender:
@@ -99,27 +46,20 @@ class Sender:
         self.binding = binding
         self._client = client
         self._cond = threading.Condition()
-        self._streams: dict[str, _Stream] = {}
-        self._pushes: list[_Push] = []
-        self._folds: dict[str, _Push] = {}
-        self._shown: dict[str, _Shown] = {}
-        self._ended: OrderedDict[str, tuple[float, int]] = OrderedDict()
-        self._slot_waiting: dict[str, float] = {}
-        self._slot_retry_at = 0.0
-        self._slot_backoff = _SLOT_RETRY_MIN
-        self._slot_limit = 4
-        self._blocked: dict[str, float] = {}
-        self._down_until = 0.0
-        self._cooldown = _MIN_COOLDOWN
+        self.stats = SenderStats()
+        self.store = KeptStore(state_dir, binding)
+        self._queue = JobQueue()
+        self._showing = Showing()
+        self._slots = SlotGate(self.stats)
+        self._breaker = Breaker(self.store)
+        self._replay = Replay(self.store, self.stats)
+        self._pacing = Pacing(client)
         self._flush_end: float | None = None
-        self._inflight: tuple[str, Any] | None = None
-        self._kept_checked = 0.0
+        self._inflight: Job | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
         self.request_timeout = 5.0
         self.deadline = 10.0
-        self.stats = SenderStats()
-        self.store = KeptStore(state_dir, binding)
 
     # -- registry -------------------------------------------------------------------------------
     @classmethod
@@ -147,8 +87,7 @@ class Sender:
 
     def down_for(self) -> float:
         """Seconds left of the cool-down after the API was found down (0 when it is up)."""
-        with self._cond:
-            return max(0.0, self._down_until - time.monotonic())
+        return self._breaker.down_for()
 
     def configure(
         self,
@@ -168,22 +107,17 @@ class Sender:
     # -- queueing (never blocks on the network) -------------------------------------------------
     def put_update(self, key: str, body: dict[str, Any], interval: float) -> None:
         with self._cond:
-            job = self._streams.setdefault(key, _Stream())
-            if job.final is None:
-                job.update = body
-            job.interval = interval
+            self._queue.put_update(key, body, interval)
             self._wake()
 
     def put_final(self, key: str, put: dict[str, Any], end: dict[str, Any]) -> None:
         with self._cond:
-            job = self._streams.setdefault(key, _Stream())
-            job.update = None
-            job.final = (put, end)
+            self._queue.put_final(key, put, end)
             self._wake()
 
     def add_push(
         self,
-        render: Callable[[list[Failure]], dict[str, Any]],
+        render: Render,
         *,
         item: Failure | None = None,
         group: str | None = None,
@@ -193,25 +127,14 @@ class Sender:
         """Queue a push; with ``group``, items added inside ``window`` seconds become one push.
         With ``run`` (the run's stream key) it is sent no later than that run's final state."""
         with self._cond:
-            fold = self._folds.get(group) if group else None
-            if fold is not None:
-                if item is not None:
-                    fold.items.append(item)
-                return
-            job = _Push(time.monotonic() + window, render, [item] if item else [], group, run)
-            self._pushes.append(job)
-            if group:
-                self._folds[group] = job
-            self._wake()
+            if self._queue.add_push(render, item, group, time.monotonic() + window, run):
+                self._wake()
 
     def release_pushes(self, run: str) -> None:
         """The run ended without a final state of its own (a grouped run): its waiting pushes
         go now, as they would with its final."""
         with self._cond:
-            now = time.monotonic()
-            for push in self._pushes:
-                if push.run == run:
-                    push.due = min(push.due, now)
+            self._queue.release_pushes(run, time.monotonic())
             self._wake()
 
     def _wake(self) -> None:
@@ -224,34 +147,27 @@ class Sender:
 
     def pending(self) -> int:
         with self._cond:
-            return self._count()
+            return self._queue.count() + (self._inflight is not None)
 
     def final_pending(self, key: str) -> bool:
         """Whether the final state of stream ``key`` is still queued or being sent: False once
         it was delivered (or refused for good), so that its writer may record it as sent."""
         with self._cond:
-            job = self._streams.get(key)
-            if job is not None and job.final is not None:
-                return True
             inflight = self._inflight
-            return inflight is not None and inflight[0] == "final" and inflight[1][0] == key
+            return self._queue.final_queued(key) or (
+                isinstance(inflight, FinalJob) and inflight.key == key
+            )
 
     @property
     def waiting_for_slot(self) -> list[str]:
         """The streams whose activity waits for one of the account's 4 slots to free."""
         with self._cond:
-            return list(self._slot_waiting)
+            return list(self._slots.waiting)
 
     def remembers(self) -> int:
         """How many streams this sender holds anything for (live, ended, queued): bounded."""
         with self._cond:
-            return len(self._shown) + len(self._ended) + len(self._streams)
-
-    def _count(self) -> int:
-        streams = sum(
-            (j.update is not None) + (j.final is not None) for j in self._streams.values()
-        )
-        return streams + len(self._pushes) + (self._inflight is not None)
+            return len(self._showing) + len(self._queue)
 
     # -- the loop -------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -273,100 +189,52 @@ class Sender:
                     self._inflight = None
                     self._cond.notify_all()
 
-    def _quota_wait(self, feature: str, now: float, *, reserve: bool) -> float:
-        """Seconds until a request of ``feature`` may go (0 = now)."""
-        wait = max(0.0, self._blocked.get(feature, 0.0) - now)
-        lookup = getattr(self._client, "rate_limit", None)
-        status = lookup(feature) if callable(lookup) else None
-        if status is not None:
-            quota = getattr(status, "quota", None) or 0
-            keep_back = max(1, quota // 10) if reserve else 0
-            if status.remaining <= keep_back:
-                wait = max(wait, float(status.reset_at) - now)
-        return wait
+    def _start_wait(self, key: str, flushing: bool, now: float) -> float:
+        return 0.0 if key in self._showing.live else self._slots.start_wait(key, flushing, now)
 
-    def _next(self) -> tuple[tuple[str, Any] | None, float]:
+    def _next(self) -> tuple[Job | None, float]:
+        """The job to send now, else how long until one may be (called with the lock held)."""
         now = time.monotonic()
         flushing = self._flush_end is not None
-        if now < self._down_until:
-            return None, self._down_until - now
+        down = self._breaker.down_for(now)
+        if down > 0:
+            return None, down
+        queue = self._queue
         soonest = 3600.0
         # Final states first: they are what a person sees last. A run's waiting failure pushes
         # go just before its final (nothing can fold into them once the run has ended).
-        wait = self._quota_wait(LIVE_ACTIVITY, now, reserve=False)
-        push_wait = self._quota_wait(PUSH, now, reserve=False)
-        slot_wait = max(0.0, self._slot_retry_at - now)
-        for key, job in self._streams.items():
-            if job.final is not None:
+        wait = self._pacing.wait(LIVE_ACTIVITY, now, reserve=False)
+        push_wait = self._pacing.wait(PUSH, now, reserve=False)
+        for key, stream in queue.streams.items():
+            if stream.final is not None:
                 if push_wait <= 0:
-                    for push in self._pushes:
+                    for push in queue.pushes:
                         if push.run == key:
-                            return self._take_push(push), 0.0
-                start_wait = self._start_wait(key, slot_wait, flushing)
-                ready = max(wait, start_wait)
+                            return queue.take_push(push), 0.0
+                ready = max(wait, self._start_wait(key, flushing, now))
                 if ready <= 0:
-                    final = job.final
-                    job.final = None
-                    self._tidy(key)
-                    return ("final", (key, final)), 0.0
+                    return queue.take_final(key), 0.0
                 soonest = min(soonest, ready)
-        for push in self._pushes:
-            due = now if flushing else push.due
-            ready = max(due - now, push_wait)
+        for push in queue.pushes:
+            ready = max((now if flushing else push.due) - now, push_wait)
             if ready <= 0:
-                return self._take_push(push), 0.0
+                return queue.take_push(push), 0.0
             soonest = min(soonest, ready)
-        update_wait = self._quota_wait(LIVE_ACTIVITY, now, reserve=True)
-        for key, job in self._streams.items():
-            if job.update is not None:
-                shown = self._shown.get(key)
+        update_wait = self._pacing.wait(LIVE_ACTIVITY, now, reserve=True)
+        for key, stream in queue.streams.items():
+            if stream.update is not None:
+                shown = self._showing.live.get(key)
                 if shown is None:
-                    due = self._start_wait(key, slot_wait, flushing)
+                    due = self._start_wait(key, flushing, now)
                 elif flushing:
                     due = 0.0
                 else:
-                    due = shown.at + job.interval - now
+                    due = shown.at + stream.interval - now
                 ready = max(due, update_wait)
                 if ready <= 0:
-                    body = job.update
-                    job.update = None
-                    self._tidy(key)
-                    return ("update", (key, body)), 0.0
+                    return queue.take_update(key), 0.0
                 soonest = min(soonest, ready)
         return None, soonest
-
-    def _start_wait(self, key: str, slot_wait: float, flushing: bool) -> float:
-        """A new activity needs one of the account's slots: after the account was found full,
-        starts wait for the retry (a flush tries each new one once)."""
-        if key in self._shown or (flushing and key not in self._slot_waiting):
-            return 0.0
-        if slot_wait > 0 and key not in self._slot_waiting:
-            self._note_slot_wait(key)
-        return slot_wait
-
-    def _note_slot_wait(self, key: str, active: object = None) -> None:
-        self._slot_waiting[key] = time.monotonic()
-        self.stats.slot_waits += 1
-        emit(Signal("slot_wait", LIVE_ACTIVITY, len(self._slot_waiting), stream=key))
-        logger.warning(
-            "ActivitySmith: Live Activity limit reached (%s of %d active); %s waits for a free "
-            "slot (%d waiting). Failure pushes are still sent.",
-            active if isinstance(active, int) else self._slot_limit,
-            self._slot_limit,
-            key,
-            len(self._slot_waiting),
-        )
-
-    def _take_push(self, push: _Push) -> tuple[str, Any]:
-        self._pushes.remove(push)
-        if push.group and self._folds.get(push.group) is push:
-            del self._folds[push.group]
-        return ("push", push)
-
-    def _tidy(self, key: str) -> None:
-        job = self._streams.get(key)
-        if job is not None and job.update is None and job.final is None:
-            del self._streams[key]
 
     # -- delivery -------------------------------------------------------------------------------
     def _api(self) -> Any:
@@ -377,130 +245,77 @@ class Sender:
             timeout = max(0.05, min(timeout, self._flush_end - time.monotonic()))
         return self._client.with_options(retry=NO_RETRY, timeout=timeout)
 
-    def _host_down(self) -> bool:
-        until = self.store.down_until()
-        left = until - time.time()
-        if left > 0:
-            with self._cond:
-                self._down_until = max(self._down_until, time.monotonic() + left)
-            return True
-        return False
-
-    def _deliver(self, job: tuple[str, Any]) -> None:
-        kind, payload = job
-        if self._host_down():
-            self._requeue(kind, payload)
+    def _deliver(self, job: Job) -> None:
+        if self._breaker.host_down():
+            self._requeue(job)
             return
         try:
-            if kind == "update":
-                self._send_update(*payload)
-            elif kind == "final":
-                self._send_final(*payload)
+            if isinstance(job, UpdateJob):
+                self._send_update(job)
+            elif isinstance(job, FinalJob):
+                self._send_final(job)
             else:
-                self._send_push(payload)
+                self._send_push(job)
         except Exception as exc:
-            self._failed(kind, payload, exc)
+            self._failed(job, exc)
             return
-        self._succeeded()
+        self._replay.after_success(self._api, self._breaker.succeeded())
 
-    def _send_update(self, key: str, body: dict[str, Any]) -> None:
-        step = int(body["content_state"].get("current_step", 0))
-        digest = _digest(body)
-        shown = self._shown.get(key)
-        if self._has_ended(key) or (
-            shown is not None and (shown.digest == digest or step < shown.step)
-        ):
+    def _send_update(self, job: UpdateJob) -> None:
+        step = int(job.body["content_state"].get("current_step", 0))
+        body_digest = digest(job.body)
+        with self._cond:
+            stale = self._showing.stale(job.key, step, body_digest, time.monotonic())
+        if stale:
             self.stats.skipped_updates += 1
             return
-        self._api().live_activities.stream(key, body)
-        emit(Signal("sent", "update", stream=key))
+        self._api().live_activities.stream(job.key, job.body)
+        emit(Signal("sent", "update", stream=job.key))
         self.stats.sent += 1
         self.stats.updates += 1
         with self._cond:
-            self._shown[key] = _Shown(time.monotonic(), step, digest)
-            self._got_slot(key)
+            self._showing.show(job.key, time.monotonic(), step, body_digest)
+            self._slots.started(job.key)
 
-    def _has_ended(self, key: str) -> bool:
+    def _send_final(self, job: FinalJob) -> None:
+        from ..errors import NotFoundError
+
+        key = job.key
+        body_digest = digest(job.end)
         with self._cond:
-            now = time.monotonic()
-            while self._ended:
-                oldest, (at, _) = next(iter(self._ended.items()))
-                if now - at <= _ENDED_MAX_AGE and len(self._ended) <= _ENDED_KEEP:
-                    break
-                del self._ended[oldest]
-            return key in self._ended
-
-    def _got_slot(self, key: str) -> None:
-        waited = self._slot_waiting.pop(key, None)
-        if waited is not None:
-            logger.info(
-                "ActivitySmith: %s shown after waiting %.0f s for a Live Activity slot",
-                key,
-                time.monotonic() - waited,
-            )
-        if not self._slot_waiting:
-            self._slot_backoff = _SLOT_RETRY_MIN
-
-    def _slot_freed(self) -> None:
-        with self._cond:
-            self._slot_retry_at = 0.0
-            self._slot_backoff = _SLOT_RETRY_MIN
-
-    def _send_final(self, key: str, final: tuple[dict[str, Any], dict[str, Any]]) -> None:
-        from ..errors import LiveActivityLimitError, NotFoundError
-
-        put, end = final
-        digest = _digest(end)
-        if self._has_ended(key) and self._ended[key][1] == digest:
-            return
+            if self._showing.ended_with(key, body_digest, time.monotonic()):
+                return
         api = self._api()
         try:
-            api.live_activities.end_stream(key, end)
+            api.live_activities.end_stream(key, job.end)
             self.stats.sent += 1
         except NotFoundError:
             # Never started (every update was dropped, or it ran too briefly): start, then end.
+            # A full account raises LiveActivityLimitError here: the final waits for a slot.
             self.stats.sent += 1
-            try:
-                api.live_activities.stream(key, put)
-            except LiveActivityLimitError as exc:
-                raise _SlotTaken(exc) from exc
+            api.live_activities.stream(key, job.put)
             emit(Signal("sent", "final", stream=key))
-            api.live_activities.end_stream(key, end)
+            api.live_activities.end_stream(key, job.end)
             self.stats.sent += 2
         emit(Signal("sent", "final", stream=key))
         self.stats.finals += 1
         with self._cond:
-            self._ended[key] = (time.monotonic(), digest)
-            self._ended.move_to_end(key)
-            self._shown.pop(key, None)
-            self._got_slot(key)
-        self._has_ended(key)  # trims what is remembered of ended streams
-        self._slot_freed()
+            self._showing.end(key, time.monotonic(), body_digest)
+            self._slots.started(key)
+            self._slots.freed()
 
-    def _send_push(self, push: _Push) -> None:
-        body = push.render(push.items)
-        self._api().notifications.send(body)
-        emit(Signal("sent", "push", stream=push.run))
+    def _send_push(self, job: PushJob) -> None:
+        self._api().notifications.send(job.body())
+        emit(Signal("sent", "push", stream=job.run))
         self.stats.sent += 1
         self.stats.pushes += 1
 
-    def _requeue(self, kind: str, payload: Any) -> None:
+    def _requeue(self, job: Job) -> None:
         with self._cond:
-            if kind == "push":
-                self._pushes.insert(0, payload)
-            elif kind == "final":
-                key, final = payload
-                job = self._streams.setdefault(key, _Stream())
-                job.final = job.final or final
-                job.update = None
-            else:
-                key, body = payload
-                job = self._streams.setdefault(key, _Stream())
-                if job.final is None and job.update is None:
-                    job.update = body
+            self._queue.requeue(job)
             self._cond.notify_all()
 
-    def _failed(self, kind: str, payload: Any, exc: Exception) -> None:
+    def _failed(self, job: Job, exc: Exception) -> None:
         from ..errors import (
             APIError,
             LiveActivityLimitError,
@@ -510,103 +325,35 @@ class Sender:
         )
 
         self.stats.failures += 1
-        feature = PUSH if kind == "push" else LIVE_ACTIVITY
-        what = {"update": "Live Activity update", "final": "final state", "push": "push"}[kind]
-        limit = exc.error if isinstance(exc, _SlotTaken) else exc
-        stream = payload.run if kind == "push" else payload[0]
-        emit(Signal("failed", kind, stream=stream, detail=_detail(limit)))
-        if isinstance(limit, LiveActivityLimitError) and kind != "push":
-            self._wait_for_slot(kind, payload, limit)
-            return
+        kind = job.kind
+        emit(Signal("failed", kind, stream=job.stream, detail=failure_detail(exc)))
         if isinstance(exc, LiveActivityLimitError):
-            logger.warning("ActivitySmith: push rejected: %s", exc)
-            return
-        if isinstance(exc, RateLimitError):
+            if isinstance(job, PushJob):
+                logger.warning("ActivitySmith: push rejected: %s", exc)
+                return
+            # The account shows its 4 activities: this one waits (queued, never dropped).
+            with self._cond:
+                self._slots.refused(job.key, exc.limit, exc.active)
+            self._requeue(job)
+        elif isinstance(exc, RateLimitError):
             self.stats.rate_limited += 1
-            emit(Signal("rate_limited", kind, stream=stream))
+            emit(Signal("rate_limited", kind, stream=job.stream))
             with self._cond:
-                self._blocked[feature] = time.monotonic() + float(exc.retry_after or 5.0)
-            self._requeue(kind, payload)
-            return
-        if isinstance(exc, (ServerError, TransportError)):
-            with self._cond:
-                self._down_until = time.monotonic() + self._cooldown
-                until = time.time() + self._cooldown
-                self._cooldown = min(self._cooldown * 2, _MAX_COOLDOWN)
-            self.store.mark_down(until)
+                self._pacing.hold(feature_of(kind), float(exc.retry_after or 5.0))
+            self._requeue(job)
+        elif isinstance(exc, (ServerError, TransportError)):
+            held = self._breaker.trip()
             logger.warning(
                 "ActivitySmith: %s not delivered (%s); holding further requests for %.0f s",
-                what,
+                _WHAT[kind],
                 exc,
-                until - time.time(),
+                held,
             )
-            self._requeue(kind, payload)
-            return
-        if isinstance(exc, APIError):
-            logger.warning("ActivitySmith: %s rejected: %s", what, exc)
-            return
-        raise exc
-
-    def _wait_for_slot(self, kind: str, payload: Any, exc: Any) -> None:
-        """The account shows its 4 activities: this one waits (queued, never dropped) until a
-        slot frees — one of ours ends, or a retry after a back-off finds one."""
-        key = payload[0]
-        with self._cond:
-            limit = getattr(exc, "limit", None)
-            self._slot_limit = limit if isinstance(limit, int) else self._slot_limit
-            if key not in self._slot_waiting:
-                self._note_slot_wait(key, getattr(exc, "active", None))
-            self._slot_retry_at = time.monotonic() + self._slot_backoff
-            self._slot_backoff = min(self._slot_backoff * 2, _SLOT_RETRY_MAX)
-        self._requeue(kind, payload)
-
-    def _succeeded(self) -> None:
-        was_down = self._cooldown > _MIN_COOLDOWN
-        with self._cond:
-            self._cooldown = _MIN_COOLDOWN
-        if was_down:
-            self.store.mark_up()
-        now = time.monotonic()
-        if now - self._kept_checked >= _KEPT_CHECK_EVERY or was_down:
-            self._kept_checked = now
-            self._deliver_kept()
-
-    def _deliver_kept(self) -> None:
-        """Deliver what earlier outages left on disk for this account, now that it answers."""
-        for _ in range(10):  # up to 200 entries a round; the rest at the next check
-            claimed = self.store.claim()
-            if not claimed or not self._deliver_claimed(claimed):
-                return
-
-    def _deliver_claimed(self, claimed: list[tuple[str, dict[str, Any]]]) -> bool:
-        from ..errors import NotFoundError
-
-        for index, (path, entry) in enumerate(claimed):
-            try:
-                api = self._api()
-                if entry.get("kind") == "final":
-                    try:
-                        api.live_activities.end_stream(entry["key"], entry["end"])
-                    except NotFoundError:
-                        api.live_activities.stream(entry["key"], entry["put"])
-                        api.live_activities.end_stream(entry["key"], entry["end"])
-                else:
-                    api.notifications.send(entry["body"])
-            except Exception as exc:
-                for unsent, _ in claimed[index:]:
-                    self.store.release(unsent)
-                emit(
-                    Signal(
-                        "failed", entry.get("kind"), stream=entry.get("key"), detail=_detail(exc)
-                    )
-                )
-                logger.warning("ActivitySmith: kept %s still not delivered: %s", entry["kind"], exc)
-                return False
-            self.store.done(path)
-            emit(Signal("replayed", entry.get("kind"), stream=entry.get("key")))
-            self.stats.delivered_kept += 1
-            logger.info("ActivitySmith: delivered a kept %s", entry["kind"])
-        return True
+            self._requeue(job)
+        elif isinstance(exc, APIError):
+            logger.warning("ActivitySmith: %s rejected: %s", _WHAT[kind], exc)
+        else:
+            raise exc
 
     # -- the one blocking call ------------------------------------------------------------------
     def flush(self, deadline: float | None = None) -> bool:
@@ -620,7 +367,7 @@ class Sender:
             try:
                 while self._deliverable(end) and time.monotonic() < end:
                     if self._inflight is None and (
-                        time.monotonic() < self._down_until or self._thread is None
+                        self._breaker.down_for() > 0 or self._thread is None
                     ):
                         if self._thread is None:
                             self._wake()
@@ -631,20 +378,24 @@ class Sender:
                     # Its request's timeout ends with the deadline; let it report back.
                     left_time = max(0.0, end - time.monotonic())
                     self._cond.wait_for(lambda: self._inflight is None, timeout=left_time)
-                left = self._take_all()
-                if self._inflight is not None and self._inflight[0] != "update":
+                left, dropped = self._queue.take_all()
+                self.stats.skipped_updates += dropped
+                if self._inflight is not None and not isinstance(self._inflight, UpdateJob):
                     # Still hanging: keep it too. Delivered twice at worst, never lost.
                     left.append(self._inflight)
             finally:
                 self._flush_end = None
-        for kind, payload in left:
-            if kind == "final":
-                key, (put, end_body) = payload
-                self.store.keep_final(key, put, end_body)
-                emit(Signal("kept", kind, stream=key))
-            else:
-                self.store.keep_push(payload.render(payload.items))
-                emit(Signal("kept", kind, stream=payload.run))
+        self._keep(left)
+        emit(Signal("flush", value=time.monotonic() - started))
+        return not left
+
+    def _keep(self, left: list[Job]) -> None:
+        for job in left:
+            if isinstance(job, FinalJob):
+                self.store.keep_final(job.key, job.put, job.end)
+            elif isinstance(job, PushJob):
+                self.store.keep_push(job.body())
+            emit(Signal("kept", job.kind, stream=job.stream))
             self.stats.kept += 1
         if left:
             logger.warning(
@@ -652,41 +403,20 @@ class Sender:
                 "next run to deliver",
                 len(left),
             )
-        emit(Signal("flush", value=time.monotonic() - started))
-        return not left
 
     def _deliverable(self, end: float) -> int:
         """What a flush ending at ``end`` may still deliver: all that is queued, less the new
         activities waiting for a slot that no retry before ``end`` would give."""
-        count = self._count()
-        if self._slot_retry_at >= end:
-            count -= sum(
-                (j.update is not None) + (j.final is not None)
-                for k, j in self._streams.items()
-                if k in self._slot_waiting
-            )
+        count = self._queue.count() + (self._inflight is not None)
+        if not self._slots.retries_before(end):
+            count -= self._queue.count(self._slots.waiting)
         return count
-
-    def _take_all(self) -> list[tuple[str, Any]]:
-        left: list[tuple[str, Any]] = []
-        for key, job in list(self._streams.items()):
-            if job.final is not None:
-                left.append(("final", (key, job.final)))
-            elif job.update is not None:
-                self.stats.skipped_updates += 1
-        self._streams.clear()
-        left.extend(("push", p) for p in self._pushes)
-        self._pushes.clear()
-        self._folds.clear()
-        return left
 
     def close(self) -> None:
         """Stop the thread; anything still queued is dropped (call :meth:`flush` first)."""
         with self._cond:
             self._closed = True
-            self._streams.clear()
-            self._pushes.clear()
-            self._folds.clear()
+            self._queue.clear()
             self._cond.notify_all()
 
     @classmethod
@@ -711,20 +441,6 @@ class Sender:
         for sender in senders:
             ok = sender.flush(max(0.0, end - time.monotonic())) and ok
         return ok
-
-
-class _SlotTaken(Exception):
-    """A final state's start found no free Live Activity slot."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _detail(exc: BaseException) -> str:
-    """A failure as a signal names it: the HTTP status, else the error's class."""
-    status = getattr(exc, "status_code", None)
-    return str(status) if isinstance(status, int) else type(exc).__name__
 
 
 def _flush_at_exit() -> None:
