@@ -212,6 +212,7 @@ class Sender:
         if down > 0:
             return None, down
         queue = self._queue
+        self._slots.keep_only(queue.streams)
         soonest = 3600.0
         # Final states first: they are what a person sees last. A run's waiting failure pushes
         # go just before its final (nothing can fold into them once the run has ended).
