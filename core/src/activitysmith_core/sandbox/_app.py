@@ -84,6 +84,21 @@ def _limit() -> _Reply:
     )
 
 
+def _refusal(status: int) -> _Reply:
+    """The account refusing the key (the ``refuse`` fault switch)."""
+    if status == 402:
+        body = {
+            "error": "trial_expired",
+            "message": "The account's trial has ended",
+            "upgrade_url": "https://activitysmith.com/billing",
+        }
+    elif status == 403:
+        body = {"error": "Forbidden", "message": "The API key may not send these requests"}
+    else:
+        body = {"error": "Unauthorized", "message": "Invalid or revoked API key"}
+    return _Reply(status, body)
+
+
 def _validate(model: type[m._Request], body: Any) -> dict[str, Any]:
     try:
         return m.validate(model, body if body is not None else {}).to_wire()
@@ -147,6 +162,9 @@ class Api:
                     faults.status,
                     {"error": "Sandbox fault", "message": f"Injected HTTP {faults.status}"},
                 )
+            if faults.refuse:
+                rec.fault = f"refuse {faults.refuse}"
+                raise _refusal(faults.refuse)
             self._auth(request)
             if (wait := st.rate_limited(feature)) is not None:
                 raise _Reply(

@@ -38,6 +38,8 @@ class Faults:
     drop_rate: float = 0.0
     down: bool = False
     no_recipients: bool = False
+    refuse: int = 0
+    """401, 402 or 403: the account refuses every API request with it (0: off)."""
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -47,6 +49,8 @@ class Faults:
                 raise ValueError(f"{name}: must be between 0 and 1")
         if not 400 <= self.status <= 599:
             raise ValueError("status: must be an HTTP error status (400-599)")
+        if self.refuse not in (0, 401, 402, 403):
+            raise ValueError("refuse: must be 0 (off), 401, 402 or 403")
         if self.latency < 0 or self.hang_seconds < 0 or self.retry_after < 0:
             raise ValueError("latency, hang_seconds and retry_after must be >= 0")
 

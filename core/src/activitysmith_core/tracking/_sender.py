@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any
 
+from ._account import REFUSALS, Account
 from ._breaker import Breaker
 from ._jobs import FinalJob, Job, JobQueue, PushJob, Render, UpdateJob
 from ._pacing import LIVE_ACTIVITY, PUSH, Pacing, feature_of
@@ -52,6 +53,7 @@ class Sender:
         self._showing = Showing()
         self._slots = SlotGate(self.stats)
         self._breaker = Breaker(self.store)
+        self._account = Account()
         self._replay = Replay(self.store, self.stats)
         self._pacing = Pacing(client)
         self._flush_end: float | None = None
@@ -89,6 +91,11 @@ class Sender:
         """Seconds left of the cool-down after the API was found down (0 when it is up)."""
         return self._breaker.down_for()
 
+    @property
+    def account_refuses(self) -> int | None:
+        """The status the account refuses with (401, 402 or 403), None while it accepts."""
+        return self._account.refuses
+
     def configure(
         self,
         *,
@@ -97,8 +104,12 @@ class Sender:
         keep: bool,
         max_kept: int,
         max_kept_age: float,
+        account_probe: float | None = None,
     ) -> None:
+        """``account_probe``: seconds between two probes while the account refuses (30)."""
         with self._cond:
+            if account_probe is not None:
+                self._account.probe_every = account_probe
             self.request_timeout = request_timeout
             self.deadline = deadline
             self.store.max_items = max_kept if keep else 0
@@ -180,6 +191,7 @@ class Sender:
                     self._cond.wait(timeout=min(wait, 1.0))
                     continue
                 self._inflight = job
+                self._account.sending(time.monotonic())
             try:
                 self._deliver(job)
             except Exception as exc:  # a bug must never kill delivery
@@ -196,10 +208,11 @@ class Sender:
         """The job to send now, else how long until one may be (called with the lock held)."""
         now = time.monotonic()
         flushing = self._flush_end is not None
-        down = self._breaker.down_for(now)
+        down = max(self._breaker.down_for(now), self._account.wait(now))
         if down > 0:
             return None, down
         queue = self._queue
+        self._slots.keep_only(queue.streams)
         soonest = 3600.0
         # Final states first: they are what a person sees last. A run's waiting failure pushes
         # go just before its final (nothing can fold into them once the run has ended).
@@ -259,7 +272,8 @@ class Sender:
         except Exception as exc:
             self._failed(job, exc)
             return
-        self._replay.after_success(self._api, self._breaker.succeeded())
+        recovered = self._account.accepted()
+        self._replay.after_success(self._api, self._breaker.succeeded() or recovered)
 
     def _send_update(self, job: UpdateJob) -> None:
         step = int(job.body["content_state"].get("current_step", 0))
@@ -327,7 +341,15 @@ class Sender:
         self.stats.failures += 1
         kind = job.kind
         emit(Signal("failed", kind, stream=job.stream, detail=failure_detail(exc)))
-        if isinstance(exc, LiveActivityLimitError):
+        if isinstance(exc, APIError) and exc.status_code in REFUSALS:
+            # Not retried: held until a probe finds the account accepting again. Final states
+            # and pushes wait (kept at the flush); an update is dropped, a newer one follows.
+            self._account.refused(exc.status_code, getattr(exc, "upgrade_url", None))
+            if isinstance(job, UpdateJob):
+                self.stats.skipped_updates += 1
+            else:
+                self._requeue(job)
+        elif isinstance(exc, LiveActivityLimitError):
             if isinstance(job, PushJob):
                 logger.warning("ActivitySmith: push rejected: %s", exc)
                 return
@@ -367,12 +389,14 @@ class Sender:
             try:
                 while self._deliverable(end) and time.monotonic() < end:
                     if self._inflight is None and (
-                        self._breaker.down_for() > 0 or self._thread is None
+                        self._breaker.down_for() > 0
+                        or self._account.refuses is not None
+                        or self._thread is None
                     ):
                         if self._thread is None:
                             self._wake()
                         else:
-                            break  # the API is down: keep, don't wait
+                            break  # the API is down or refuses: keep, don't wait
                     self._cond.wait(timeout=min(0.05, max(0.0, end - time.monotonic())))
                 if self._inflight is not None:
                     # Its request's timeout ends with the deadline; let it report back.

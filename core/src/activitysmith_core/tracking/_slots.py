@@ -3,14 +3,17 @@
 The API shows at most 4 Live Activities per account at once. When a new activity (its first
 update, or a final state that has to start it) finds the account full, it waits in the queue
 until a slot frees: at once when this sender ends one of its own, else at a retry after a
-back-off (5 s, doubling up to 30 s). Activities already shown go on updating; pushes never
-wait. Guarded by the sender's lock.
+back-off (5 s, doubling up to 30 s). Waiters are served strictly in the order they began
+waiting: the retry is one request for the oldest, a freed slot goes to the oldest, and a
+younger one never starts before an older one (a new activity queues behind them). Activities
+already shown go on updating; pushes never wait. Guarded by the sender's lock.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 
 from ._signals import Signal, emit
 from ._stats import SenderStats
@@ -19,6 +22,8 @@ logger = logging.getLogger("activitysmith_core.tracking")
 
 RETRY_MIN = 5.0
 RETRY_MAX = 30.0
+BEHIND = 3600.0
+"""The wait of a waiter behind an older one: it goes only once that one has started."""
 
 
 class SlotGate:
@@ -33,13 +38,20 @@ class SlotGate:
 
     def start_wait(self, key: str, flushing: bool, now: float) -> float:
         """Seconds until the new activity ``key`` may try to start: after the account was found
-        full, starts wait for the retry (a flush tries each new one once)."""
-        if flushing and key not in self.waiting:
-            return 0.0
+        full, starts wait for the retry, oldest waiter first (a flush with nobody waiting tries
+        each new one once)."""
         wait = max(0.0, self.retry_at - now)
-        if wait > 0 and key not in self.waiting:
+        if not self.waiting and (wait <= 0 or flushing):
+            return 0.0
+        if key not in self.waiting:
             self._note(key)
-        return wait
+        return wait if next(iter(self.waiting)) == key else BEHIND
+
+    def keep_only(self, queued: Collection[str]) -> None:
+        """Forget the waiters with nothing queued any more (kept by a flush, dropped): they
+        must not hold the line."""
+        for key in [k for k in self.waiting if k not in queued]:
+            del self.waiting[key]
 
     def refused(self, key: str, limit: int | None, active: int | None) -> None:
         """Starting ``key`` found the account full: it waits, and the next retry backs off."""
