@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._render import Failure
+from ._signals import Signal, emit
 from ._store import Binding, KeptStore, binding_of, default_state_dir
 
 logger = logging.getLogger("activitysmith_core.tracking")
@@ -346,6 +347,7 @@ class Sender:
     def _note_slot_wait(self, key: str, active: object = None) -> None:
         self._slot_waiting[key] = time.monotonic()
         self.stats.slot_waits += 1
+        emit(Signal("slot_wait", LIVE_ACTIVITY, len(self._slot_waiting), stream=key))
         logger.warning(
             "ActivitySmith: Live Activity limit reached (%s of %d active); %s waits for a free "
             "slot (%d waiting). Failure pushes are still sent.",
@@ -411,6 +413,7 @@ class Sender:
             self.stats.skipped_updates += 1
             return
         self._api().live_activities.stream(key, body)
+        emit(Signal("sent", "update", stream=key))
         self.stats.sent += 1
         self.stats.updates += 1
         with self._cond:
@@ -461,8 +464,10 @@ class Sender:
                 api.live_activities.stream(key, put)
             except LiveActivityLimitError as exc:
                 raise _SlotTaken(exc) from exc
+            emit(Signal("sent", "final", stream=key))
             api.live_activities.end_stream(key, end)
             self.stats.sent += 2
+        emit(Signal("sent", "final", stream=key))
         self.stats.finals += 1
         with self._cond:
             self._ended[key] = (time.monotonic(), digest)
@@ -475,6 +480,7 @@ class Sender:
     def _send_push(self, push: _Push) -> None:
         body = push.render(push.items)
         self._api().notifications.send(body)
+        emit(Signal("sent", "push", stream=push.run))
         self.stats.sent += 1
         self.stats.pushes += 1
 
@@ -507,6 +513,8 @@ class Sender:
         feature = PUSH if kind == "push" else LIVE_ACTIVITY
         what = {"update": "Live Activity update", "final": "final state", "push": "push"}[kind]
         limit = exc.error if isinstance(exc, _SlotTaken) else exc
+        stream = payload.run if kind == "push" else payload[0]
+        emit(Signal("failed", kind, stream=stream, detail=_detail(limit)))
         if isinstance(limit, LiveActivityLimitError) and kind != "push":
             self._wait_for_slot(kind, payload, limit)
             return
@@ -515,6 +523,7 @@ class Sender:
             return
         if isinstance(exc, RateLimitError):
             self.stats.rate_limited += 1
+            emit(Signal("rate_limited", kind, stream=stream))
             with self._cond:
                 self._blocked[feature] = time.monotonic() + float(exc.retry_after or 5.0)
             self._requeue(kind, payload)
@@ -586,9 +595,15 @@ class Sender:
             except Exception as exc:
                 for unsent, _ in claimed[index:]:
                     self.store.release(unsent)
+                emit(
+                    Signal(
+                        "failed", entry.get("kind"), stream=entry.get("key"), detail=_detail(exc)
+                    )
+                )
                 logger.warning("ActivitySmith: kept %s still not delivered: %s", entry["kind"], exc)
                 return False
             self.store.done(path)
+            emit(Signal("replayed", entry.get("kind"), stream=entry.get("key")))
             self.stats.delivered_kept += 1
             logger.info("ActivitySmith: delivered a kept %s", entry["kind"])
         return True
@@ -597,7 +612,8 @@ class Sender:
     def flush(self, deadline: float | None = None) -> bool:
         """Deliver everything queued within ``deadline`` seconds in total; keep on disk the
         final states and pushes still undelivered then. True when nothing was left."""
-        end = time.monotonic() + (self.deadline if deadline is None else deadline)
+        started = time.monotonic()
+        end = started + (self.deadline if deadline is None else deadline)
         with self._cond:
             self._flush_end = end
             self._cond.notify_all()
@@ -625,8 +641,10 @@ class Sender:
             if kind == "final":
                 key, (put, end_body) = payload
                 self.store.keep_final(key, put, end_body)
+                emit(Signal("kept", kind, stream=key))
             else:
                 self.store.keep_push(payload.render(payload.items))
+                emit(Signal("kept", kind, stream=payload.run))
             self.stats.kept += 1
         if left:
             logger.warning(
@@ -634,6 +652,7 @@ class Sender:
                 "next run to deliver",
                 len(left),
             )
+        emit(Signal("flush", value=time.monotonic() - started))
         return not left
 
     def _deliverable(self, end: float) -> int:
@@ -700,6 +719,12 @@ class _SlotTaken(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def _detail(exc: BaseException) -> str:
+    """A failure as a signal names it: the HTTP status, else the error's class."""
+    status = getattr(exc, "status_code", None)
+    return str(status) if isinstance(status, int) else type(exc).__name__
 
 
 def _flush_at_exit() -> None:

@@ -9,18 +9,21 @@ themselves, and whatever they raise is logged and swallowed, never reaching deli
 
 Signal names (``Signal.name``), each documented with its metric in the plugins' docs:
 
-============== =====================================================================
-``sent``       a request delivered (``kind``: ``update``, ``final`` or ``push``)
-``failed``     a request failed (``kind``; ``detail``: the HTTP status or error class)
-``rate_limited`` a 429 answered (``kind``)
-``kept``       an undelivered final state or push written to disk (``kind``)
-``replayed``   a kept entry delivered by a later sender (``kind``)
-``slot_wait``  an activity began waiting for one of the account's Live Activity slots
-``flush``      the one flush at a process's end (``value``: its seconds)
+=================== ================================================================
+``sent``            a request delivered (``kind``: ``update``, ``final`` or ``push``;
+                    ``stream``: the stream, or for a push the run it is about)
+``failed``          a request failed (``kind``; ``detail``: the HTTP status, e.g. ``"500"``,
+                    or the error's class for no answer, e.g. ``"APIConnectionError"``)
+``rate_limited``    a 429 for a quota (``kind``); the 4-activity limit is ``slot_wait``
+``kept``            an undelivered final state or push written to disk at a flush (``kind``)
+``replayed``        a kept entry delivered by a later sender (``kind``)
+``slot_wait``       an activity began waiting for one of the account's Live Activity slots
+                    (``value``: how many activities wait now, this one included)
+``flush``           a sender's flush at a process's end (``value``: its seconds)
 ``account_problem`` the account refused (``detail``: ``401``, ``402`` or ``403``)
-``account_ok`` the first success after an account problem
-``lease_takeover`` an Airflow watcher took over a run another writer held (adapter)
-============== =====================================================================
+``account_ok``      the first success after an account problem
+``lease_takeover``  an Airflow watcher took over a run another writer held (adapter)
+=================== ================================================================
 """
 
 from __future__ import annotations
