@@ -206,21 +206,31 @@ def claim(session: Any, key: Key, me: str, now: float, dead_owner: str | None = 
     )
     if inserted.rowcount == 1:
         return True
-    holders = [leases.c.owner == me, leases.c.expires_at < now]
+    row = and_(
+        leases.c.dag_id == dag_id,
+        leases.c.run_id == run_id,
+        leases.c.attempt == attempt,
+        leases.c.final_sent.is_(False),
+    )
+    values = {"owner": me, "expires_at": now + TTL, "updated_at": now}
+    if session.execute(update(leases).where(row, leases.c.owner == me).values(**values)).rowcount:
+        return True
+    holders = [leases.c.expires_at < now]
     if dead_owner:
         holders.append(leases.c.owner == dead_owner)
-    taken = session.execute(
-        update(leases)
-        .where(
-            leases.c.dag_id == dag_id,
-            leases.c.run_id == run_id,
-            leases.c.attempt == attempt,
-            leases.c.final_sent.is_(False),
-            or_(*holders),
-        )
-        .values(owner=me, expires_at=now + TTL, updated_at=now)
-    )
-    return bool(taken.rowcount == 1)
+    taken = session.execute(update(leases).where(row, or_(*holders)).values(**values))
+    if taken.rowcount != 1:
+        return False
+    _took_over(key)
+    return True
+
+
+def _took_over(key: Key) -> None:
+    """A run another writer held (expired, or a dead process): the ``lease_takeover`` signal."""
+    from activitysmith_core import stream_key
+    from activitysmith_core.tracking import Signal, emit
+
+    emit(Signal("lease_takeover", stream=stream_key("airflow", key[0], key[1])))
 
 
 def renew(session: Any, me: str, now: float) -> set[Key]:
