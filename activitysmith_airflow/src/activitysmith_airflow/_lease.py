@@ -1,12 +1,13 @@
 """Who writes a run: one lease per tracked run attempt in the metadata database.
 
-The table ``activitysmith_run_lease`` (created on first use, idempotently) holds one row per
-tracked run attempt, ``(dag_id, run_id, attempt)`` with ``attempt`` the run's clear number: its
-``owner`` (host, PID namespace, PID and a random token of the watcher that holds it), when the
-lease expires, and whether the run's final state was delivered. Only the owner sends
-for a run; a lease is renewed in one statement for all of a watcher's runs, taken over when it
-expired (its owner died) or at once when its owner is a dead process on this host, and never
-taken once the final state is sent. Rows are deleted a bounded time after they stop changing.
+The table ``activitysmith_run_lease`` (created by ``airflow db migrate``, see ``db_manager``)
+holds one row per tracked run attempt, ``(dag_id, run_id, attempt)`` with ``attempt`` the run's
+clear number: its ``owner`` (host, PID namespace, PID and a random token of the watcher that
+holds it), when the lease expires, and whether the run's final state was delivered. Only the
+owner sends for a run; a lease is renewed in one statement for all of a watcher's runs, taken
+over when it expired (its owner died) or at once when its owner is a dead process on this host,
+and never taken once the final state is sent. Rows are deleted a bounded time after they stop
+changing.
 
 All of it is plain SQLAlchemy Core on the session Airflow gives (SQLite, PostgreSQL, MySQL).
 """
@@ -18,6 +19,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -32,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 
-from ._tables import RUN_LEASE, metadata, run_leases
+from ._tables import RUN_LEASE, TABLES, metadata, run_leases
 
 log = logging.getLogger("activitysmith_airflow.tracking")
 
@@ -48,7 +50,13 @@ leases = run_leases
 
 Key = tuple[str, str, int]
 
+RECHECK = 60.0
+"""Seconds between two quiet looks for tables this process could not create."""
+LOCK_WAIT_MS = 10_000
+"""How long the fallback waits for Airflow's migration lock (a running ``airflow db migrate``)."""
+
 _created: set[str] = set()
+_unavailable: dict[str, float] = {}
 _create_lock = threading.Lock()
 
 
@@ -91,22 +99,80 @@ def owner_is_dead(owner: str, me: str) -> bool:
     return False
 
 
-def ensure_table(session: Any) -> None:
-    """Create the provider's tables (the leases, and the group runs of ``_groups``) once per
-    process and database (idempotent, races tolerated)."""
+def ensure_table(session: Any) -> bool:
+    """Whether the provider's tables are there (``airflow db migrate`` creates them).
+
+    As a fallback they are created here, under Airflow's migration lock, and stamped at the
+    head revision. A database user that may not create them gets one ERROR naming them and the
+    command to run, and False (the caller tracks nothing); they are looked for again, quietly,
+    every ``RECHECK`` seconds."""
     bind = session.get_bind()
     url = str(bind.url)
     if url in _created:
-        return
+        return True
     with _create_lock:
         if url in _created:
-            return
-        try:
-            metadata.create_all(bind=bind, checkfirst=True)
-        except Exception as exc:  # another scheduler created it between check and create
-            log.debug("ActivitySmith: lease table creation raced (%s)", exc)
-            metadata.create_all(bind=bind, checkfirst=True)
+            return True
+        retry_at = _unavailable.get(url)
+        if retry_at is not None and time.monotonic() < retry_at:
+            return False
+        missing = _missing(bind)
+        if missing and retry_at is None:
+            try:
+                _create(session)
+            except Exception as exc:
+                missing = _missing(bind)
+                if missing:
+                    _report(missing, exc)
+            else:
+                missing = []
+        if missing:
+            _unavailable[url] = time.monotonic() + RECHECK
+            return False
+        if retry_at is not None:
+            log.warning("ActivitySmith: the provider's tables are there now: tracking resumes")
+            del _unavailable[url]
         _created.add(url)
+        return True
+
+
+def _missing(bind: Any) -> list[str]:
+    from sqlalchemy import inspect
+
+    inspector = inspect(bind)
+    return [name for name in TABLES if not inspector.has_table(name)]
+
+
+def _create(session: Any) -> None:
+    """Create the tables and stamp the version table, as ``airflow db migrate`` would."""
+    from airflow.utils.db import DBLocks, create_global_lock
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from .db_manager import VERSION_TABLE, ActivitySmithDBManager
+
+    bind = session.get_bind()
+    lock = create_global_lock(session, lock=DBLocks.MIGRATIONS, lock_timeout=LOCK_WAIT_MS)
+    with lock, bind.begin() as conn:
+        metadata.create_all(bind=conn, checkfirst=True)
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        if context.get_current_revision() is None:
+            context.stamp(ScriptDirectory(ActivitySmithDBManager.migration_dir), "head")
+    log.info("ActivitySmith: created the tables %s", ", ".join(TABLES))
+
+
+def _report(missing: list[str], exc: Exception) -> None:
+    from .get_provider_info import DB_MANAGER
+
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    log.error(
+        "ActivitySmith: the tables %s are missing and this database user could not create them "
+        "(%s). Run `airflow db migrate` (on Airflow 3.1 with [database] external_db_managers "
+        "= %s); until they exist this process tracks no run.",
+        ", ".join(missing),
+        reason,
+        DB_MANAGER,
+    )
 
 
 def insert_ignore(session: Any, table: Table = leases) -> Any:
@@ -140,21 +206,31 @@ def claim(session: Any, key: Key, me: str, now: float, dead_owner: str | None = 
     )
     if inserted.rowcount == 1:
         return True
-    holders = [leases.c.owner == me, leases.c.expires_at < now]
+    row = and_(
+        leases.c.dag_id == dag_id,
+        leases.c.run_id == run_id,
+        leases.c.attempt == attempt,
+        leases.c.final_sent.is_(False),
+    )
+    values = {"owner": me, "expires_at": now + TTL, "updated_at": now}
+    if session.execute(update(leases).where(row, leases.c.owner == me).values(**values)).rowcount:
+        return True
+    holders = [leases.c.expires_at < now]
     if dead_owner:
         holders.append(leases.c.owner == dead_owner)
-    taken = session.execute(
-        update(leases)
-        .where(
-            leases.c.dag_id == dag_id,
-            leases.c.run_id == run_id,
-            leases.c.attempt == attempt,
-            leases.c.final_sent.is_(False),
-            or_(*holders),
-        )
-        .values(owner=me, expires_at=now + TTL, updated_at=now)
-    )
-    return bool(taken.rowcount == 1)
+    taken = session.execute(update(leases).where(row, or_(*holders)).values(**values))
+    if taken.rowcount != 1:
+        return False
+    _took_over(key)
+    return True
+
+
+def _took_over(key: Key) -> None:
+    """A run another writer held (expired, or a dead process): the ``lease_takeover`` signal."""
+    from activitysmith_core import stream_key
+    from activitysmith_core.tracking import Signal, emit
+
+    emit(Signal("lease_takeover", stream=stream_key("airflow", key[0], key[1])))
 
 
 def renew(session: Any, me: str, now: float) -> set[Key]:

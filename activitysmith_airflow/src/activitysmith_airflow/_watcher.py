@@ -421,7 +421,8 @@ class RunWatcher:
         if not due and not self._wanted:
             return
         with _session() as session:
-            _lease.ensure_table(session)
+            if not _lease.ensure_table(session):
+                return  # the tables are missing: logged once, tracking off here
             if due:
                 held = _lease.renew(session, self.owner, now)
                 for key, run in list(self._runs.items()):

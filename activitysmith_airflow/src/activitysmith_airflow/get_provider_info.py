@@ -3,6 +3,7 @@
 The version comes from the installed distribution's metadata, so ``pyproject.toml`` is its only
 source. ``config`` declares the ``[activitysmith]`` section: Airflow shows it in
 ``airflow config list`` and serves its defaults to ``conf.get("activitysmith", ...)``.
+``db-managers`` puts the provider's tables under ``airflow db migrate`` / ``reset``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 _INTEGRATION = "ActivitySmith"
 DISTRIBUTION = "activitysmith-airflow"
+DB_MANAGER = "activitysmith_airflow.db_manager.ActivitySmithDBManager"
+"""Found by Airflow 3.2+ (``db-managers``); on 3.1 named in ``[database] external_db_managers``."""
 
 
 def _option(kind: str, default: str, example: str, description: str) -> dict[str, Any]:
@@ -163,6 +166,7 @@ def get_provider_info() -> dict[str, Any]:
             "activitysmith_airflow.notifications.activitysmith.ActivitySmithNotifier"
         ],
         "config": deepcopy(CONFIG),
+        "db-managers": [DB_MANAGER],
         "plugins": [
             {
                 "name": "activitysmith",

@@ -84,8 +84,10 @@ def _task_event(task_instance: Any, *, error: Any = None, failed: bool = False) 
             return
         failure = _record_error(task_instance, error) if failed else None
         if _in_process_tasks():
+            from ._metrics import connect
             from ._watcher import WATCHER
 
+            connect()
             WATCHER.submit(
                 "poke",
                 task_instance.dag_id,
@@ -103,11 +105,13 @@ def _dag_event(dag_run: Any, kind: str, status: Any = None) -> None:
         dag = getattr(dag_run, "dag", None)
         if dag is not None and not _tracked(dag):
             return
+        from ._metrics import connect
         from ._watcher import WATCHER
 
         local = _is_test_run(dag_run)
         if not local and not WATCHER.is_scheduler():
             return  # e.g. the API server: the run's writer reads the committed end itself
+        connect()
         done = WATCHER.submit(
             kind,
             dag_run.dag_id,
@@ -145,8 +149,10 @@ def on_starting(component: Any) -> None:
     if type(component).__name__ == "TaskRunnerMarker" or not hasattr(component, "job_type"):
         return
     try:
+        from ._metrics import connect
         from ._watcher import WATCHER
 
+        connect()
         WATCHER.serve(component)  # writes runs only if the job is a scheduler
     except Exception as exc:  # pragma: no cover
         log.warning("ActivitySmith listener: watcher not started: %s", exc)

@@ -69,6 +69,23 @@ class ActivitySmithHook(BaseHook):
         value = extra.get(name, extra.get(f"extra__activitysmith__{name}"))
         return None if value in ("", None) else value
 
+    def _number(self, name: str, kind: type[Any], default: Any) -> Any:
+        """A numeric field (a text field in the 3.1 form): a clear error naming it if bad."""
+        raw = self._extra(name)
+        if raw is None:
+            return default
+        try:
+            value = kind(raw.strip() if isinstance(raw, str) else raw)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or isinstance(raw, bool) or not value > 0:
+            what = "a whole number" if kind is int else "a number"
+            raise ValueError(
+                f"{name}: connection {self.activitysmith_conn_id!r} has {raw!r}, "
+                f"expected {what} above 0"
+            )
+        return value
+
     @property
     def base_url(self) -> str:
         conn = self.connection
@@ -93,10 +110,10 @@ class ActivitySmithHook(BaseHook):
                 "(put it in the password field)"
             )
         _mask(key)
-        timeout = self._timeout or float(self._extra("timeout") or 10)
+        timeout = self._timeout or self._number("timeout", float, 10)
         retry = self._retry or RetryPolicy(
-            max_attempts=int(self._extra("max_attempts") or 4),
-            budget=float(self._extra("retry_budget") or 30),
+            max_attempts=self._number("max_attempts", int, 4),
+            budget=self._number("retry_budget", float, 30),
         )
         return {
             "api_key": key,
@@ -151,21 +168,22 @@ class ActivitySmithHook(BaseHook):
         try:
             from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
             from flask_babel import lazy_gettext
-            from wtforms import FloatField, IntegerField, StringField
+            from wtforms import IntegerField, StringField
             from wtforms.validators import Optional
         except ImportError:  # no Flask UI: the 3.2+ form comes from provider info
             return {}
+
+        def text(label: str, default: str = "") -> Any:
+            # Airflow 3.1 drops FloatField from the form: seconds are text, checked on use.
+            return StringField(lazy_gettext(label), widget=BS3TextFieldWidget(), default=default)
+
         return {
-            "channels": StringField(lazy_gettext("Default channels"), widget=BS3TextFieldWidget()),
-            "timeout": FloatField(
-                lazy_gettext("Request timeout (s)"), validators=[Optional()], default=10
-            ),
+            "channels": text("Default channels"),
+            "timeout": text("Request timeout (s)", "10"),
             "max_attempts": IntegerField(
                 lazy_gettext("Attempts per call"), validators=[Optional()], default=4
             ),
-            "retry_budget": FloatField(
-                lazy_gettext("Retry budget (s)"), validators=[Optional()], default=30
-            ),
+            "retry_budget": text("Retry budget (s)", "30"),
         }
 
     @classmethod

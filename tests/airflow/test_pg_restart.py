@@ -1,0 +1,100 @@
+"""PostgreSQL restarted mid-run under a real scheduler (LocalExecutor): while 3 tracked runs run,
+``pg_ctl restart`` of the metadata database. Tracking resumes (each run gets updates after the
+restart, before its end), nothing is sent twice or backwards (``current_step`` never decreases
+per stream, one DELETE per stream, the last request) and the final state is right."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from activitysmith_core import stream_key
+
+from . import _cluster
+from ._cluster import PG
+
+pytestmark = pytest.mark.skipif(
+    PG is None and not os.environ.get("CI"),
+    reason="PostgreSQL not installed (apt-get install postgresql)",
+)
+
+RUNS = 3
+SEGMENTS = 6  # slow6: six tasks of 4 s in a chain
+
+
+@pytest.fixture
+def cluster(sandbox: Any) -> Iterator[dict]:
+    with _cluster.cluster(
+        sandbox,
+        prefix="airflow-pgrestart-",
+        dags=("writer.py",),
+        extra_env={"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"},
+    ) as found:
+        client = _cluster.api(found)
+        found["client"] = client
+        deadline = time.monotonic() + 180
+        while client.get("/dags/slow6").status_code != 200:
+            assert time.monotonic() < deadline, f"slow6 never parsed; logs in {found['root']}"
+            time.sleep(1)
+        client.patch("/dags/slow6", json={"is_paused": False}).raise_for_status()
+        yield found
+        client.close()
+
+
+def _state(cluster: dict, run_id: str) -> str:
+    reply = cluster["client"].get(f"/dags/slow6/dagRuns/{run_id}")
+    reply.raise_for_status()
+    return str(reply.json()["state"])
+
+
+def _restart_postgres(cluster: dict) -> None:
+    assert PG is not None
+    root = cluster["root"]
+    _cluster.as_postgres(
+        str(PG / "pg_ctl"),
+        *("-D", str(root / "data"), "-l", str(root / "pg-restart.log")),
+        *("-w", "-m", "fast", "restart"),
+    )
+
+
+def test_tracking_survives_a_postgres_restart(cluster: dict, sandbox: Any) -> None:
+    client = cluster["client"]
+    runs = []
+    for _ in range(RUNS):
+        reply = client.post("/dags/slow6/dagRuns", json={"logical_date": None})
+        reply.raise_for_status()
+        runs.append(str(reply.json()["dag_run_id"]))
+    keys = [stream_key("airflow", "slow6", run_id) for run_id in runs]
+    deadline = time.monotonic() + 180
+    while not all(sandbox.stream_requests(key) for key in keys):  # all three tracked
+        assert time.monotonic() < deadline, f"not all runs tracked; logs in {cluster['root']}"
+        time.sleep(0.5)
+
+    _restart_postgres(cluster)
+    restarted = time.monotonic()
+
+    for run_id in runs:
+        deadline = time.monotonic() + 300
+        while (state := _state(cluster, run_id)) not in ("success", "failed"):
+            assert time.monotonic() < deadline, f"{run_id} {state}; logs in {cluster['root']}"
+            time.sleep(1)
+        assert state == "success", f"{run_id} {state}; logs in {cluster['root']}"
+    for key in keys:
+        _cluster.wait_final(sandbox, key, timeout=60)
+        reqs = list(sandbox.stream_requests(key))
+        seen = [(r.method, r.status) for r in reqs]
+        ended = [i for i, r in enumerate(reqs) if r.method == "DELETE" and r.status == 200]
+        assert len(ended) == 1 and ended[0] == len(reqs) - 1, f"{key}: {seen}"
+        steps = [r.body["content_state"]["current_step"] for r in reqs if r.status == 200]
+        assert steps == sorted(steps), f"{key}: current_step went backwards: {steps}"
+        after = [r for r in reqs[:-1] if r.time > restarted and r.status == 200]
+        assert after, f"{key}: no update between the restart and the end: {seen}"
+        final = reqs[-1].body["content_state"]
+        assert final["number_of_steps"] == final["current_step"] == SEGMENTS
+        assert final["step_colors"] == ["green"] * SEGMENTS
+    log = (cluster["root"] / "scheduler.log").read_text()
+    assert log.count("lease lost") == 0, "a lease was lost over the restart"
