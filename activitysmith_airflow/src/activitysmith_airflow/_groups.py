@@ -5,10 +5,11 @@ when it claims it: the group, the run, its connection and its options. Every lea
 (``_lease.RENEW`` seconds) each scheduler's watcher reads, in one query for all groups, the
 group runs of the last ``HORIZON`` seconds with their states from ``dag_run``, splits each
 group's runs into windows (``activitysmith_core.tracking.windows``) and, for the group's latest
-window, takes its lease, the same lease table as runs, keyed ``("group:<name>", <window
-start>, 0)``: one scheduler writes a window, another takes over when it dies, and nothing is
-sent for a window after its final state. The window's activity ends once its runs have all
-ended and no new run joined for ``group_linger`` seconds.
+window, takes its lease in ``activitysmith_group_lease``, keyed ``(<name>, <window start>)``
+(the run leases' functions on their own table, so a run pass never sees a window): one
+scheduler writes a window, another takes over when it dies or at once when it stops, and
+nothing is sent for a window after its final state. The window's activity ends once its runs
+have all ended and no new run joined for ``group_linger`` seconds.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from activitysmith_core.tracking import (
 )
 
 from . import _lease
-from ._tables import GROUP_RUN, group_runs
+from ._tables import GROUP_RUN, group_leases, group_runs
 
 log = logging.getLogger("activitysmith_airflow.tracking")
 
@@ -81,11 +82,14 @@ class GroupWriter:
 
     def __init__(self, client_for: Any) -> None:
         self._client_for = client_for
-        self._windows: dict[tuple[str, str, int], _Written] = {}
+        self._windows: dict[_lease.GroupKey, _Written] = {}
         self._next_purge = 0.0
 
-    def written(self) -> list[tuple[str, str, int]]:
-        return list(self._windows)
+    def release(self, session: Any, me: str) -> None:
+        """Give up the windows this watcher writes (a stopping scheduler): another scheduler
+        takes them over at its next pass, as it takes the runs."""
+        _lease.release(session, self._windows, me, table=group_leases)
+        self._windows.clear()
 
     def pass_(self, session: Any, me: str, now: float) -> None:
         """Read every group's runs (one query), and write the windows this watcher holds."""
@@ -123,6 +127,7 @@ class GroupWriter:
                 log.warning("ActivitySmith: group %s skipped this pass (%s)", name, exc)
         if now >= self._next_purge:
             session.execute(delete(group_runs).where(group_runs.c.added_at < now - HORIZON))
+            _lease.purge(session, now, table=group_leases)
             self._next_purge = now + 600
 
     def _write(self, session: Any, me: str, now: float, name: str, rows: list[Any]) -> None:
@@ -142,8 +147,8 @@ class GroupWriter:
             status=last.outcome if closed else RunStatus.RUNNING,
             title=options.title or name,
         )
-        key = (f"group:{name}", state.run_id, 0)
-        if not _lease.claim(session, key, me, now):
+        key = (name, state.run_id)
+        if not _lease.claim(session, key, me, now, table=group_leases):
             self._windows.pop(key, None)
             return
         written = self._windows.get(key)
@@ -154,7 +159,7 @@ class GroupWriter:
             written = self._windows[key] = _Written(engine, name)
             log.info("ActivitySmith: group %s: writing its window of %d run(s)", name, len(rows))
         if closed:
-            if _lease.mark_final(session, key, me, now):
+            if _lease.mark_final(session, key, me, now, table=group_leases):
                 written.engine.finish(state)
             del self._windows[key]
         else:

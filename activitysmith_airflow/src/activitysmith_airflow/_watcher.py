@@ -772,7 +772,8 @@ class RunWatcher:
 
     def stop(self, timeout: float = 5.0) -> None:
         """A stopping scheduler: stop writing, flush what is queued, then give the leases up
-        so that another scheduler takes the runs over at once (not a lease period later)."""
+        (runs and group windows) so that another scheduler takes them over at once (not a
+        lease period later)."""
         if not self.is_scheduler():
             return
         from activitysmith_core.tracking import Sender
@@ -789,12 +790,14 @@ class RunWatcher:
         self._runs.clear()
         # After the flush a final is delivered, or kept on this host's disk for its next run.
         finals, self._finals = list(self._finals), {}
-        if keys or finals:
+        if keys or finals or self._groups is not None:
             now = time.time()
             with _session() as session:
                 for key in finals:
                     _lease.mark_final(session, key, self.owner, now)
                 _lease.release(session, keys, self.owner)
+                if self._groups is not None:
+                    self._groups.release(session, self.owner)
 
 
 WATCHER = RunWatcher()

@@ -1,6 +1,7 @@
 """DAGs for the group and slot tests: twelve DAGs of the group "nightly" (six declared with the
 tracker's ``group=``, six by the tag ``activitysmith-group:nightly``; one fails), and six
-tagged DAGs of no group whose runs outnumber the account's four Live Activity slots."""
+tagged DAGs of no group whose runs outnumber the account's four Live Activity slots; two long
+DAGs of the group "relay" to stop their scheduler under."""
 
 from __future__ import annotations
 
@@ -45,7 +46,19 @@ def _slot(i: int) -> None:
     slot()
 
 
+def _relay(i: int) -> None:
+    extra = ActivitySmithDagRunTracker(group="relay", group_linger=10, interval=0.5).dag_kwargs()
+
+    @dag(dag_id=f"relay_{i}", schedule=None, start_date=START, catchup=False, **extra)
+    def relay() -> None:
+        chain(*[task(task_id=f"r{n}")(_work)(2.0) for n in range(12)])
+
+    relay()
+
+
 for index in range(12):
     _night(index)
 for index in range(6):
     _slot(index)
+for index in range(2):
+    _relay(index)
