@@ -138,6 +138,17 @@ def test_twelve_runs_of_a_group_share_one_activity(cluster: dict, sandbox_module
     final = sandbox.activities[key]["content_state"]
     assert final["number_of_steps"] == 12
     assert sorted(final["step_colors"]) == ["green"] * 11 + ["red"]
+    # The last run's end is drawn at once, not by the DELETE a linger later: a PUT shows the bar
+    # full, every segment coloured, "12/12 done", before the end.
+    full = [
+        r
+        for r in reqs
+        if r.method == "PUT"
+        and r.body["content_state"]["current_step"] == 12
+        and len(r.body["content_state"]["step_colors"]) == 12
+    ]
+    assert full, [r.body["content_state"]["current_step"] for r in reqs]
+    assert full[0].body["content_state"]["subtitle"] == "12/12 done"
     pushes = [r.body for r in sandbox.requests if r.path.endswith("/push-notification")]
     assert any("night_05" in p["title"] and "partition" in p["message"] for p in pushes), pushes
 
