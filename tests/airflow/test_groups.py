@@ -7,6 +7,8 @@ four activities at once and recording every request.
   own push, and the group ends after its last run and the linger.
 - Six tracked runs of no group at once: the two the account has no slot for wait and are shown
   as soon as slots free; each ends right; nothing is dropped.
+- A backfill of 8 days of a tracked DAG: one activity of 8 segments (the failed day red), ended
+  once, the failed run's own push, no activity per run.
 - A scheduler stopped gracefully (SIGTERM) while it writes a group's window and its runs: a
   second scheduler takes the window over as it takes the runs, at its next lease pass, not once
   the stopped one's lease expired. (Last: it leaves the deployment with the second scheduler.)
@@ -42,6 +44,7 @@ ENV = {
 NIGHT = [f"night_{i:02d}" for i in range(12)]
 SLOTS = [f"slot_{i}" for i in range(6)]
 RELAY = ["relay_0", "relay_1"]
+BACKFILLED = "backfilled"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,7 @@ def cluster(sandbox_module: Any) -> Iterator[dict]:
     ) as found:
         client = _cluster.api(found)
         found["client"] = client
-        for dag_id in NIGHT + SLOTS + RELAY:
+        for dag_id in [*NIGHT, *SLOTS, *RELAY, BACKFILLED]:
             deadline = time.monotonic() + 240
             while client.get(f"/dags/{dag_id}").status_code != 200:
                 assert time.monotonic() < deadline, f"{dag_id} never parsed: {found['root']}"
@@ -190,6 +193,66 @@ def test_runs_beyond_four_wait_for_a_slot_and_are_never_dropped(
     assert sum(any(r.status == 429 for r in sandbox.stream_requests(k)) for k in keys.values())
     log = (cluster["root"] / "scheduler.log").read_text(errors="replace")
     assert "waits for a free slot" in log
+
+
+def test_a_backfill_is_one_activity_of_a_segment_per_run(
+    cluster: dict, sandbox_module: Any
+) -> None:
+    sandbox = sandbox_module
+    _cluster.cli(
+        cluster["env"],
+        "backfill",
+        "create",
+        "--dag-id",
+        BACKFILLED,
+        "--from-date",
+        "2026-01-01",
+        "--to-date",
+        "2026-01-08",
+    )
+
+    def backfill_runs() -> list[tuple[Any, ...]]:
+        return _cluster.query(
+            cluster,
+            "SELECT run_id, state FROM dag_run WHERE dag_id = %s AND backfill_id IS NOT NULL",
+            BACKFILLED,
+        )
+
+    _wait(
+        lambda: (
+            len(backfill_runs()) == 8
+            and all(state in ("success", "failed") for _, state in backfill_runs())
+        ),
+        300,
+        f"backfill runs still going: {backfill_runs()}; logs in {cluster['root']}",
+    )
+    states = dict(backfill_runs())
+    assert sorted(states.values()) == ["failed"] + ["success"] * 7, states
+
+    def group_keys() -> list[str]:
+        return [k for k in sandbox.activities if "group-backfill" in k]
+
+    _wait(lambda: group_keys(), 60, f"no backfill activity; logs in {cluster['root']}")
+    [key] = group_keys()
+    _wait(
+        lambda: sandbox.activities[key]["status"] == "ended",
+        90,
+        f"the backfill's activity never ended; logs in {cluster['root']}",
+    )
+    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
+    assert [r.method for r in reqs].count("DELETE") == 1 and reqs[-1].method == "DELETE"
+    steps = [r.body["content_state"]["current_step"] for r in reqs]
+    assert steps == sorted(steps), steps
+    final = sandbox.activities[key]["content_state"]
+    assert final["number_of_steps"] == 8
+    assert sorted(final["step_colors"]) == ["green"] * 7 + ["red"]
+    assert final["title"] == "backfilled backfill 2026-01-01–2026-01-08", final["title"]
+    # The bar is the backfill's length from its first update, not the runs seen so far.
+    assert reqs[0].body["content_state"]["number_of_steps"] == 8
+    own = [stream_key("airflow", BACKFILLED, r) for r in states]
+    assert not [k for k in own if k in sandbox.activities]
+    pushes = [r.body for r in sandbox.requests if r.path.endswith("/push-notification")]
+    assert any("no partition" in p["message"] for p in pushes), pushes
 
 
 def _leases(cluster: dict, sql: str, *args: Any) -> list[tuple[Any, ...]]:

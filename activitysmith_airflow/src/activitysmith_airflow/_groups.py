@@ -10,16 +10,21 @@ window, takes its lease in ``activitysmith_group_lease``, keyed ``(<name>, <wind
 scheduler writes a window, another takes over when it dies or at once when it stops, and
 nothing is sent for a window after its final state. The window's activity ends once its runs
 have all ended and no new run joined for ``group_linger`` seconds.
+
+A backfill's runs (Airflow 3's ``dag_run.backfill_id``) form the group ``backfill:<id>``, titled
+after the DAG and the backfill's dates, unless their DAG declares a group: one activity, a
+segment per run, the bar as long as the backfill's count of runs, open until they all joined.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from activitysmith_core.tracking import (
     Engine,
@@ -46,16 +51,30 @@ _RUN_STATUS = {
 }
 
 
+BACKFILL = "backfill:"
+"""The group a backfill's runs join (``backfill:<id>``), unless their DAG declares one."""
+
+
 def join(
     session: Any,
     key: tuple[str, str, int],
-    conn_id: str,
-    options: TrackerOptions,
+    spec: Any,
     now: float,
-) -> None:
-    """Record a claimed run of a group (once; a takeover finds it there)."""
+    backfill_id: int | None = None,
+) -> Any:
+    """Record a claimed run of a group (once; a takeover finds it there); returns the run's
+    tracking spec, in its backfill's group when it has no group of its own. Nothing joins
+    while the off switch is on."""
+    from . import _switch
+
+    options, stored = spec.options, spec.options
+    if (options.group is None and backfill_id is None) or _switch.disabled():
+        return spec
     if options.group is None:
-        return
+        options = replace(options, group=f"{BACKFILL}{backfill_id}")
+        stored = replace(options, title=_backfill_title(session, backfill_id))
+        spec = copy.copy(spec)
+        spec.options = options
     _lease.ensure_table(session)
     dag_id, run_id, attempt = key
     session.execute(
@@ -64,11 +83,41 @@ def join(
             dag_id=dag_id,
             run_id=run_id,
             attempt=attempt,
-            conn_id=conn_id,
-            options=json.dumps(options.to_mapping(), default=list),
+            conn_id=spec.conn_id,
+            options=json.dumps(stored.to_mapping(), default=list),
             added_at=now,
         )
     )
+    return spec
+
+
+def _backfill_title(session: Any, backfill_id: Any) -> str | None:
+    """``<dag_id> backfill <from>–<to>`` (the Backfill row's dates)."""
+    from airflow.models.backfill import Backfill
+
+    row = session.execute(
+        select(Backfill.dag_id, Backfill.from_date, Backfill.to_date).where(
+            Backfill.id == backfill_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return f"{row.dag_id} backfill {row.from_date:%Y-%m-%d}–{row.to_date:%Y-%m-%d}"
+
+
+def _backfill_sizes(session: Any, names: Any) -> dict[str, int]:
+    """How many runs each backfill group's backfill has, joined or still queued (one query)."""
+    from airflow.models.dagrun import DagRun
+
+    ids = [int(n[len(BACKFILL) :]) for n in names if n.startswith(BACKFILL)]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(DagRun.backfill_id, func.count())
+        .where(DagRun.backfill_id.in_(ids))
+        .group_by(DagRun.backfill_id)
+    ).all()
+    return {f"{BACKFILL}{b}": int(n) for b, n in rows}
 
 
 @dataclass
@@ -120,9 +169,10 @@ class GroupWriter:
         groups: dict[str, list[Any]] = {}
         for row in rows:
             groups.setdefault(row.grp, []).append(row)
+        sizes = _backfill_sizes(session, groups)
         for name, found in groups.items():
             try:
-                self._write(session, me, now, name, found)
+                self._write(session, me, now, name, found, sizes.get(name))
             except Exception as exc:
                 log.warning("ActivitySmith: group %s skipped this pass (%s)", name, exc)
         if now >= self._next_purge:
@@ -130,11 +180,15 @@ class GroupWriter:
             _lease.purge(session, now, table=group_leases)
             self._next_purge = now + 600
 
-    def _write(self, session: Any, me: str, now: float, name: str, rows: list[Any]) -> None:
+    def _write(
+        self, session: Any, me: str, now: float, name: str, rows: list[Any], size: int | None
+    ) -> None:
         newest = max(rows, key=lambda r: r.added_at)
         options = TrackerOptions.from_mapping(json.loads(newest.options))
         members = [_member(row) for row in rows]
         window, previous = current_window(members, now, options.group_linger)
+        if size is not None and size > len(rows) and window is None:
+            window, previous = previous, None  # a backfill stays open until its runs all joined
         last = window or previous
         if last is None:
             return
@@ -146,6 +200,7 @@ class GroupWriter:
             None if closed else previous,
             status=last.outcome if closed else RunStatus.RUNNING,
             title=options.title or name,
+            expected_runs=size,
         )
         key = (name, state.run_id)
         if not _lease.claim(session, key, me, now, table=group_leases):

@@ -519,9 +519,9 @@ class RunWatcher:
         if (cand.dag is not None or cand.version is not None) and (spec is None or dag is None):
             return
         row = session.execute(
-            select(DagRun.id, DagRun.created_dag_version_id, DagRun.logical_date).where(
-                DagRun.dag_id == dag_id, DagRun.run_id == run_id
-            )
+            select(
+                DagRun.id, DagRun.created_dag_version_id, DagRun.logical_date, DagRun.backfill_id
+            ).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
         ).first()
         if row is None:
             return
@@ -531,15 +531,14 @@ class RunWatcher:
             return
         if not _lease.claim(session, cand.key, self.owner, now, cand.dead_owner):
             return
+        from ._groups import join
+
+        spec = join(session, cand.key, spec, now, row[3])  # a backfill's run: its group
         run = self._new_run(
             cand.key, dag, spec, local=False, logical_date=cand.logical_date or row[2]
         )
         run.expected_seconds, run.history_read = self._expected(session, dag_id), True
         run.deadline_at, run.deadline_read = _deadline(session, row[0]), True
-        if spec.options.group is not None:
-            from ._groups import join
-
-            join(session, cand.key, spec.conn_id, spec.options, now)
         log.info("ActivitySmith: %s/%s attempt %d: writing its activity", *cand.key)
 
     # -- one tick: every held run in one transaction ----------------------------------------------

@@ -111,10 +111,12 @@ def group_state(
     status: RunStatus = RunStatus.RUNNING,
     title: str | None = None,
     url: str | None = None,
+    expected_runs: int | None = None,
 ) -> RunState:
     """The activity of one window: a segment per run (repeated runs of one pipeline are told
     apart by a counter), the bar's length from the previous window while it runs (its real
-    count at the end), the time left from the previous window's duration."""
+    count at the end), the time left from the previous window's duration. ``expected_runs``:
+    the runs known to come (a backfill's): the bar's length, not settled before they all ran."""
     seen: dict[str, int] = {}
     named: list[tuple[GroupMember, str]] = []
     for member in window.members:
@@ -135,7 +137,8 @@ def group_state(
     _, pipeline, run_id = group_key_parts(orchestrator, group, window)
     # Its last run ended: the bar is full and reads "done" while the linger lasts (a run that
     # joins grows it again); the DELETE after the linger only badges it.
-    settled = window.ended_at is not None
+    settled = window.ended_at is not None and len(window.members) >= (expected_runs or 0)
+    declared = expected_runs or (len(previous.members) if previous is not None else None)
     return RunState(
         orchestrator=orchestrator,
         pipeline_id=pipeline,
@@ -144,11 +147,7 @@ def group_state(
         status=status,
         title=title or group,
         url=url,
-        total_steps=(
-            len(previous.members)
-            if previous is not None and status is RunStatus.RUNNING and not settled
-            else None
-        ),
+        total_steps=declared if status is RunStatus.RUNNING and not settled else None,
         started_at=window.started_at,
         expected_seconds=previous.duration if previous is not None else None,
         settled=settled and status is RunStatus.RUNNING,
