@@ -7,11 +7,17 @@ four activities at once and recording every request.
   own push, and the group ends after its last run and the linger.
 - Six tracked runs of no group at once: the two the account has no slot for wait and are shown
   as soon as slots free; each ends right; nothing is dropped.
+- A backfill of 8 days of a tracked DAG: one activity of 8 segments (the failed day red), ended
+  once, the failed run's own push, no activity per run.
+- A scheduler stopped gracefully (SIGTERM) while it writes a group's window and its runs: a
+  second scheduler takes the window over as it takes the runs, at its next lease pass, not once
+  the stopped one's lease expired. (Last: it leaves the deployment with the second scheduler.)
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +43,8 @@ ENV = {
 }
 NIGHT = [f"night_{i:02d}" for i in range(12)]
 SLOTS = [f"slot_{i}" for i in range(6)]
+RELAY = ["relay_0", "relay_1"]
+BACKFILLED = "backfilled"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +63,7 @@ def cluster(sandbox_module: Any) -> Iterator[dict]:
     ) as found:
         client = _cluster.api(found)
         found["client"] = client
-        for dag_id in NIGHT + SLOTS:
+        for dag_id in [*NIGHT, *SLOTS, *RELAY, BACKFILLED]:
             deadline = time.monotonic() + 240
             while client.get(f"/dags/{dag_id}").status_code != 200:
                 assert time.monotonic() < deadline, f"{dag_id} never parsed: {found['root']}"
@@ -86,6 +94,12 @@ def _wait_runs(cluster: dict, runs: dict[str, str], timeout: float = 300) -> dic
         assert time.monotonic() < deadline, f"runs still going: {states}; {cluster['root']}"
         time.sleep(1)
     return states
+
+
+def _run_state(cluster: dict, dag_id: str, run_id: str) -> str:
+    reply = cluster["client"].get(f"/dags/{dag_id}/dagRuns/{run_id}")
+    reply.raise_for_status()
+    return str(reply.json()["state"])
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> None:
@@ -127,6 +141,17 @@ def test_twelve_runs_of_a_group_share_one_activity(cluster: dict, sandbox_module
     final = sandbox.activities[key]["content_state"]
     assert final["number_of_steps"] == 12
     assert sorted(final["step_colors"]) == ["green"] * 11 + ["red"]
+    # The last run's end is drawn at once, not by the DELETE a linger later: a PUT shows the bar
+    # full, every segment coloured, "12/12 done", before the end.
+    full = [
+        r
+        for r in reqs
+        if r.method == "PUT"
+        and r.body["content_state"]["current_step"] == 12
+        and len(r.body["content_state"]["step_colors"]) == 12
+    ]
+    assert full, [r.body["content_state"]["current_step"] for r in reqs]
+    assert full[0].body["content_state"]["subtitle"] == "12/12 done"
     pushes = [r.body for r in sandbox.requests if r.path.endswith("/push-notification")]
     assert any("night_05" in p["title"] and "partition" in p["message"] for p in pushes), pushes
 
@@ -168,3 +193,165 @@ def test_runs_beyond_four_wait_for_a_slot_and_are_never_dropped(
     assert sum(any(r.status == 429 for r in sandbox.stream_requests(k)) for k in keys.values())
     log = (cluster["root"] / "scheduler.log").read_text(errors="replace")
     assert "waits for a free slot" in log
+
+
+def test_a_backfill_is_one_activity_of_a_segment_per_run(
+    cluster: dict, sandbox_module: Any
+) -> None:
+    sandbox = sandbox_module
+    _cluster.cli(
+        cluster["env"],
+        "backfill",
+        "create",
+        "--dag-id",
+        BACKFILLED,
+        "--from-date",
+        "2026-01-01",
+        "--to-date",
+        "2026-01-08",
+    )
+
+    def backfill_runs() -> list[tuple[Any, ...]]:
+        return _cluster.query(
+            cluster,
+            "SELECT run_id, state FROM dag_run WHERE dag_id = %s AND backfill_id IS NOT NULL",
+            BACKFILLED,
+        )
+
+    _wait(
+        lambda: (
+            len(backfill_runs()) == 8
+            and all(state in ("success", "failed") for _, state in backfill_runs())
+        ),
+        300,
+        f"backfill runs still going: {backfill_runs()}; logs in {cluster['root']}",
+    )
+    states = dict(backfill_runs())
+    assert sorted(states.values()) == ["failed"] + ["success"] * 7, states
+
+    def group_keys() -> list[str]:
+        return [k for k in sandbox.activities if "group-backfill" in k]
+
+    _wait(lambda: group_keys(), 60, f"no backfill activity; logs in {cluster['root']}")
+    [key] = group_keys()
+    _wait(
+        lambda: sandbox.activities[key]["status"] == "ended",
+        90,
+        f"the backfill's activity never ended; logs in {cluster['root']}",
+    )
+    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
+    assert [r.method for r in reqs].count("DELETE") == 1 and reqs[-1].method == "DELETE"
+    steps = [r.body["content_state"]["current_step"] for r in reqs]
+    assert steps == sorted(steps), steps
+    final = sandbox.activities[key]["content_state"]
+    assert final["number_of_steps"] == 8
+    assert sorted(final["step_colors"]) == ["green"] * 7 + ["red"]
+    assert final["title"] == "backfilled backfill 2026-01-01–2026-01-08", final["title"]
+    # The bar is the backfill's length from its first update, not the runs seen so far.
+    assert reqs[0].body["content_state"]["number_of_steps"] == 8
+    own = [stream_key("airflow", BACKFILLED, r) for r in states]
+    assert not [k for k in own if k in sandbox.activities]
+    pushes = [r.body for r in sandbox.requests if r.path.endswith("/push-notification")]
+    assert any("no partition" in p["message"] for p in pushes), pushes
+
+
+def _leases(cluster: dict, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    return _cluster.query(cluster, sql, *args)
+
+
+def test_a_stopped_scheduler_hands_its_group_windows_over_with_its_runs(
+    cluster: dict, sandbox_module: Any
+) -> None:
+    """Scheduler A writes the "relay" group's window and both its runs; B starts; A gets
+    SIGTERM. B holds the window and the runs at its next lease pass: before A's last lease on
+    the window would have expired (A released it), and B's log says it writes the window."""
+    from activitysmith_airflow import _lease
+
+    sandbox = sandbox_module
+    [a] = [p for p in cluster["schedulers"] if p.poll() is None]
+    runs = _trigger(cluster, RELAY)
+
+    def window() -> tuple[str, float] | None:
+        rows = _leases(
+            cluster, "SELECT owner, expires_at FROM activitysmith_group_lease WHERE grp = 'relay'"
+        )
+        return (rows[0][0], float(rows[0][1])) if rows else None
+
+    def run_owners() -> set[str]:
+        rows = _leases(
+            cluster,
+            "SELECT owner FROM activitysmith_run_lease WHERE dag_id IN ('relay_0', 'relay_1')",
+        )
+        return {r[0] for r in rows} if len(rows) == 2 else set()
+
+    def group_key() -> str | None:
+        found = [k for k in sandbox.activities if "group-relay" in k]
+        return found[0] if found else None
+
+    _wait(lambda: window() is not None and group_key() is not None, 120, "A never wrote relay")
+    owner_a = window()[0]  # type: ignore[index]
+    _wait(lambda: run_owners() == {owner_a}, 60, f"A does not hold both runs: {run_owners()}")
+    # A run pass never sees a window: no run lease row for a group.
+    assert not _leases(
+        cluster, "SELECT 1 FROM activitysmith_run_lease WHERE dag_id LIKE 'group:%%'"
+    )
+    b = _cluster.start_scheduler(cluster)
+    _wait(
+        lambda: (
+            _leases(
+                cluster,
+                "SELECT count(*) FROM job WHERE job_type = 'SchedulerJob' AND state = 'running' "
+                "AND latest_heartbeat > now() - interval '5 seconds'",
+            )[0][0]
+            >= 2
+        ),
+        120,
+        f"the second scheduler never ran; logs in {cluster['root']}",
+    )
+    time.sleep(2 * _lease.RENEW)  # B's watcher has made its passes: it holds nothing
+    assert window()[0] == owner_a and run_owners() == {owner_a}  # type: ignore[index]
+    assert all(_run_state(cluster, d, r) == "running" for d, r in runs.items())
+    os.kill(a.pid, signal.SIGTERM)
+    stopped_at, stopped_mono = time.time(), time.monotonic()
+    expiry = 0.0  # A's last lease on the window while A held it
+    taken: dict[str, float] = {}
+    deadline = time.monotonic() + 180
+    while "window" not in taken or "runs" not in taken:
+        found = window()
+        now = time.time()
+        if found is not None and found[0] == owner_a and found[1] > 0:
+            expiry = found[1]
+        if found is not None and found[0] != owner_a and "window" not in taken:
+            taken["window"] = now
+        owners = run_owners()
+        if owners and owner_a not in owners and "runs" not in taken:
+            taken["runs"] = now
+        assert time.monotonic() < deadline, f"no takeover {taken}; logs in {cluster['root']}"
+        time.sleep(0.25)
+    a.wait(timeout=60)
+    print(
+        f"after SIGTERM: window taken over in {taken['window'] - stopped_at:.1f} s, "
+        f"runs in {taken['runs'] - stopped_at:.1f} s; A's window lease ran to "
+        f"{expiry - stopped_at:.1f} s"
+    )
+    assert expiry > 0
+    assert taken["window"] < expiry, "the window waited for A's lease to expire"
+    assert all(_run_state(cluster, d, r) == "running" for d, r in runs.items()), "runs ended"
+    log_b = (cluster["root"] / f"scheduler-{len(cluster['schedulers'])}.log").read_text(
+        errors="replace"
+    )
+    assert "group relay: writing its window" in log_b
+    assert b.poll() is None
+    states = _wait_runs(cluster, runs)
+    assert set(states.values()) == {"success"}
+    key = group_key()
+    assert key is not None
+    _wait(
+        lambda: sandbox.activities[key]["status"] == "ended",
+        90,
+        f"the group never ended; logs in {cluster['root']}",
+    )
+    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
+    assert [r.method for r in reqs].count("DELETE") == 1 and reqs[-1].method == "DELETE"
+    assert [r for r in reqs if r.time > stopped_mono and r.method == "PUT"], "B drew nothing"
+    assert sandbox.activities[key]["content_state"]["step_colors"] == ["green"] * 2

@@ -101,3 +101,27 @@ def test_rows_are_deleted_a_bounded_time_after(session: Any) -> None:
     assert _lease.renew(session, a, later) == {live}
     _lease.purge(session, later)
     assert count() == 1  # the live one stays: it is renewed
+
+
+def test_group_windows_have_their_own_leases(session: Any) -> None:
+    """A group window's lease lives in its own table: the run leases' functions on it
+    (``table=``), invisible to a run pass (renew, orphans), and released at once on a stop."""
+    from activitysmith_airflow._tables import group_leases
+
+    a, b = _lease.new_owner(), _lease.new_owner()
+    window = ("nightly", "1767225600")
+    assert _lease.claim(session, window, a, 100.0, table=group_leases)
+    assert _lease.claim(session, KEY, a, 100.0)
+    assert not _lease.claim(session, window, b, 101.0, table=group_leases)
+    assert _lease.renew(session, a, 102.0) == {KEY}  # runs only
+    assert _lease.renew(session, a, 102.0, table=group_leases) == {window}
+    assert _lease.orphans(session, b, 1_000.0, 10)[0][:3] == KEY
+    assert len(_lease.orphans(session, b, 1_000.0, 10)) == 1
+    _lease.release(session, [window], a, table=group_leases)
+    assert _lease.claim(session, window, b, 103.0, table=group_leases)  # at once, not a TTL later
+    assert _lease.renew(session, a, 104.0) == {KEY}  # the run's lease was left alone
+    assert _lease.mark_final(session, window, b, 105.0, table=group_leases)
+    assert not _lease.claim(session, window, a, 10_000.0, table=group_leases)
+    _lease.purge(session, 106.0 + _lease.RETAIN, table=group_leases)
+    count = session.execute(select(func.count()).select_from(group_leases)).scalar()
+    assert count == 0

@@ -147,3 +147,34 @@ def test_a_group_of_thirty_runs_costs_requests_by_time_not_runs(
     final = sandbox.activities[group_state("airflow", "big", window).key]["content_state"]
     # Thirty runs fold into max_segments (20) segments, like steps.
     assert final["number_of_steps"] == 20 and final["step_colors"] == ["green"] * 20
+
+
+def test_a_window_whose_runs_all_ended_reads_done_for_the_whole_linger() -> None:
+    """Twelve runs, the last one just ended, the linger not over: every segment coloured and
+    "12/12 done" (not 11/12 until the DELETE), whatever the previous night's count; a run
+    joining within the linger grows the bar again."""
+    from activitysmith_core.tracking import content_state
+
+    options = group_options(TrackerOptions())
+    last_night = windows([_m(f"n{i}", i, 100 + i) for i in range(14)])[0]
+    runs = [_m(f"d{i:02d}", 10_000 + i, 10_050 + i) for i in range(11)]
+    running = [*runs, _m("d11", 10011)]
+    shown, before = current_window(running, now=10_070, linger=300)
+    assert shown is not None
+    state = content_state(group_state("airflow", "nightly", shown, last_night), options)
+    assert state["current_step"] == 11 and state["number_of_steps"] == 14
+    ended = [*runs, _m("d11", 10011, 10080, R.FAILED)]
+    shown, before = current_window(ended, now=10_081, linger=300)
+    assert shown is not None and before is None  # still open: the linger lasts
+    run = group_state("airflow", "nightly", shown, last_night, title="Nightly")
+    assert run.status is R.RUNNING and run.settled
+    state = content_state(run, options, now=10_081)
+    assert state["number_of_steps"] == state["current_step"] == 12
+    assert state["step_colors"] == ["green"] * 11 + ["red"]
+    assert state["subtitle"] == "12/12 done"
+    joined = [*ended, _m("late", 10200)]
+    shown, _ = current_window(joined, now=10_201, linger=300)
+    assert shown is not None
+    again = content_state(group_state("airflow", "nightly", shown, last_night), options)
+    assert again["current_step"] == 12 and again["number_of_steps"] == 14
+    assert again["subtitle"].startswith("Running late")

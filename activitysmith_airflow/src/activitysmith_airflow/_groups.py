@@ -5,20 +5,26 @@ when it claims it: the group, the run, its connection and its options. Every lea
 (``_lease.RENEW`` seconds) each scheduler's watcher reads, in one query for all groups, the
 group runs of the last ``HORIZON`` seconds with their states from ``dag_run``, splits each
 group's runs into windows (``activitysmith_core.tracking.windows``) and, for the group's latest
-window, takes its lease, the same lease table as runs, keyed ``("group:<name>", <window
-start>, 0)``: one scheduler writes a window, another takes over when it dies, and nothing is
-sent for a window after its final state. The window's activity ends once its runs have all
-ended and no new run joined for ``group_linger`` seconds.
+window, takes its lease in ``activitysmith_group_lease``, keyed ``(<name>, <window start>)``
+(the run leases' functions on their own table, so a run pass never sees a window): one
+scheduler writes a window, another takes over when it dies or at once when it stops, and
+nothing is sent for a window after its final state. The window's activity ends once its runs
+have all ended and no new run joined for ``group_linger`` seconds.
+
+A backfill's runs (Airflow 3's ``dag_run.backfill_id``) form the group ``backfill:<id>``, titled
+after the DAG and the backfill's dates, unless their DAG declares a group: one activity, a
+segment per run, the bar as long as the backfill's count of runs, open until they all joined.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from activitysmith_core.tracking import (
     Engine,
@@ -31,7 +37,7 @@ from activitysmith_core.tracking import (
 )
 
 from . import _lease
-from ._tables import GROUP_RUN, group_runs
+from ._tables import GROUP_RUN, group_leases, group_runs
 
 log = logging.getLogger("activitysmith_airflow.tracking")
 
@@ -45,16 +51,30 @@ _RUN_STATUS = {
 }
 
 
+BACKFILL = "backfill:"
+"""The group a backfill's runs join (``backfill:<id>``), unless their DAG declares one."""
+
+
 def join(
     session: Any,
     key: tuple[str, str, int],
-    conn_id: str,
-    options: TrackerOptions,
+    spec: Any,
     now: float,
-) -> None:
-    """Record a claimed run of a group (once; a takeover finds it there)."""
+    backfill_id: int | None = None,
+) -> Any:
+    """Record a claimed run of a group (once; a takeover finds it there); returns the run's
+    tracking spec, in its backfill's group when it has no group of its own. Nothing joins
+    while the off switch is on."""
+    from . import _switch
+
+    options, stored = spec.options, spec.options
+    if (options.group is None and backfill_id is None) or _switch.disabled():
+        return spec
     if options.group is None:
-        return
+        options = replace(options, group=f"{BACKFILL}{backfill_id}")
+        stored = replace(options, title=_backfill_title(session, backfill_id))
+        spec = copy.copy(spec)
+        spec.options = options
     _lease.ensure_table(session)
     dag_id, run_id, attempt = key
     session.execute(
@@ -63,11 +83,41 @@ def join(
             dag_id=dag_id,
             run_id=run_id,
             attempt=attempt,
-            conn_id=conn_id,
-            options=json.dumps(options.to_mapping(), default=list),
+            conn_id=spec.conn_id,
+            options=json.dumps(stored.to_mapping(), default=list),
             added_at=now,
         )
     )
+    return spec
+
+
+def _backfill_title(session: Any, backfill_id: Any) -> str | None:
+    """``<dag_id> backfill <from>–<to>`` (the Backfill row's dates)."""
+    from airflow.models.backfill import Backfill
+
+    row = session.execute(
+        select(Backfill.dag_id, Backfill.from_date, Backfill.to_date).where(
+            Backfill.id == backfill_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return f"{row.dag_id} backfill {row.from_date:%Y-%m-%d}–{row.to_date:%Y-%m-%d}"
+
+
+def _backfill_sizes(session: Any, names: Any) -> dict[str, int]:
+    """How many runs each backfill group's backfill has, joined or still queued (one query)."""
+    from airflow.models.dagrun import DagRun
+
+    ids = [int(n[len(BACKFILL) :]) for n in names if n.startswith(BACKFILL)]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(DagRun.backfill_id, func.count())
+        .where(DagRun.backfill_id.in_(ids))
+        .group_by(DagRun.backfill_id)
+    ).all()
+    return {f"{BACKFILL}{b}": int(n) for b, n in rows}
 
 
 @dataclass
@@ -81,11 +131,14 @@ class GroupWriter:
 
     def __init__(self, client_for: Any) -> None:
         self._client_for = client_for
-        self._windows: dict[tuple[str, str, int], _Written] = {}
+        self._windows: dict[_lease.GroupKey, _Written] = {}
         self._next_purge = 0.0
 
-    def written(self) -> list[tuple[str, str, int]]:
-        return list(self._windows)
+    def release(self, session: Any, me: str) -> None:
+        """Give up the windows this watcher writes (a stopping scheduler): another scheduler
+        takes them over at its next pass, as it takes the runs."""
+        _lease.release(session, self._windows, me, table=group_leases)
+        self._windows.clear()
 
     def pass_(self, session: Any, me: str, now: float) -> None:
         """Read every group's runs (one query), and write the windows this watcher holds."""
@@ -116,20 +169,26 @@ class GroupWriter:
         groups: dict[str, list[Any]] = {}
         for row in rows:
             groups.setdefault(row.grp, []).append(row)
+        sizes = _backfill_sizes(session, groups)
         for name, found in groups.items():
             try:
-                self._write(session, me, now, name, found)
+                self._write(session, me, now, name, found, sizes.get(name))
             except Exception as exc:
                 log.warning("ActivitySmith: group %s skipped this pass (%s)", name, exc)
         if now >= self._next_purge:
             session.execute(delete(group_runs).where(group_runs.c.added_at < now - HORIZON))
+            _lease.purge(session, now, table=group_leases)
             self._next_purge = now + 600
 
-    def _write(self, session: Any, me: str, now: float, name: str, rows: list[Any]) -> None:
+    def _write(
+        self, session: Any, me: str, now: float, name: str, rows: list[Any], size: int | None
+    ) -> None:
         newest = max(rows, key=lambda r: r.added_at)
         options = TrackerOptions.from_mapping(json.loads(newest.options))
         members = [_member(row) for row in rows]
         window, previous = current_window(members, now, options.group_linger)
+        if size is not None and size > len(rows) and window is None:
+            window, previous = previous, None  # a backfill stays open until its runs all joined
         last = window or previous
         if last is None:
             return
@@ -141,9 +200,10 @@ class GroupWriter:
             None if closed else previous,
             status=last.outcome if closed else RunStatus.RUNNING,
             title=options.title or name,
+            expected_runs=size,
         )
-        key = (f"group:{name}", state.run_id, 0)
-        if not _lease.claim(session, key, me, now):
+        key = (name, state.run_id)
+        if not _lease.claim(session, key, me, now, table=group_leases):
             self._windows.pop(key, None)
             return
         written = self._windows.get(key)
@@ -154,7 +214,7 @@ class GroupWriter:
             written = self._windows[key] = _Written(engine, name)
             log.info("ActivitySmith: group %s: writing its window of %d run(s)", name, len(rows))
         if closed:
-            if _lease.mark_final(session, key, me, now):
+            if _lease.mark_final(session, key, me, now, table=group_leases):
                 written.engine.finish(state)
             del self._windows[key]
         else:

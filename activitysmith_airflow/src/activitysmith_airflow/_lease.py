@@ -8,6 +8,8 @@ owner sends for a run; a lease is renewed in one statement for all of a watcher'
 over when it expired (its owner died) or at once when its owner is a dead process on this host,
 and never taken once the final state is sent. Rows are deleted a bounded time after they stop
 changing.
+Group windows have the same lease in their own table, ``activitysmith_group_lease`` keyed
+``(grp, window)``: every function that takes a key takes ``table=`` too.
 
 All of it is plain SQLAlchemy Core on the session Airflow gives (SQLite, PostgreSQL, MySQL).
 """
@@ -47,8 +49,14 @@ RETAIN = 3600.0
 """Seconds a row is kept after it last changed (final sent, or abandoned) before deletion."""
 
 leases = run_leases
+"""The run leases; ``_tables.group_leases`` holds the group windows' (``_groups``), the same
+columns but the key, so the functions below serve both (``table=``) and a run pass never sees
+a window."""
 
 Key = tuple[str, str, int]
+"""A run attempt's lease: ``(dag_id, run_id, attempt)``."""
+GroupKey = tuple[str, str]
+"""A group window's lease (``group_leases``): ``(group, window start)``."""
 
 RECHECK = 60.0
 """Seconds between two quiet looks for tables this process could not create."""
@@ -189,39 +197,46 @@ def insert_ignore(session: Any, table: Table = leases) -> Any:
     return insert(table).prefix_with("IGNORE")  # MySQL
 
 
-def claim(session: Any, key: Key, me: str, now: float, dead_owner: str | None = None) -> bool:
-    """Take the lease of ``key`` if nobody holds it, it expired, ``dead_owner`` holds it, or it
-    is already ours; never once its final state was sent. True if ours."""
-    dag_id, run_id, attempt = key
+def _keys(table: Table) -> list[Any]:
+    """The key columns of a lease table: its primary key, in order."""
+    return list(table.primary_key.columns)
+
+
+def _is(table: Table, key: Key | GroupKey) -> Any:
+    return and_(*(column == value for column, value in zip(_keys(table), key, strict=True)))
+
+
+def claim(
+    session: Any,
+    key: Key | GroupKey,
+    me: str,
+    now: float,
+    dead_owner: str | None = None,
+    *,
+    table: Table = leases,
+) -> bool:
+    """Take the lease of ``key`` in ``table`` if nobody holds it, it expired, ``dead_owner``
+    holds it, or it is already ours; never once its final state was sent. True if ours."""
+    values = {column.name: value for column, value in zip(_keys(table), key, strict=True)}
     inserted = session.execute(
-        insert_ignore(session).values(
-            dag_id=dag_id,
-            run_id=run_id,
-            attempt=attempt,
-            owner=me,
-            expires_at=now + TTL,
-            final_sent=False,
-            updated_at=now,
+        insert_ignore(session, table).values(
+            **values, owner=me, expires_at=now + TTL, final_sent=False, updated_at=now
         )
     )
     if inserted.rowcount == 1:
         return True
-    row = and_(
-        leases.c.dag_id == dag_id,
-        leases.c.run_id == run_id,
-        leases.c.attempt == attempt,
-        leases.c.final_sent.is_(False),
-    )
+    row = and_(_is(table, key), table.c.final_sent.is_(False))
     values = {"owner": me, "expires_at": now + TTL, "updated_at": now}
-    if session.execute(update(leases).where(row, leases.c.owner == me).values(**values)).rowcount:
+    if session.execute(update(table).where(row, table.c.owner == me).values(**values)).rowcount:
         return True
-    holders = [leases.c.expires_at < now]
+    holders = [table.c.expires_at < now]
     if dead_owner:
-        holders.append(leases.c.owner == dead_owner)
-    taken = session.execute(update(leases).where(row, or_(*holders)).values(**values))
+        holders.append(table.c.owner == dead_owner)
+    taken = session.execute(update(table).where(row, or_(*holders)).values(**values))
     if taken.rowcount != 1:
         return False
-    _took_over(key)
+    if table is leases:
+        _took_over(key)  # type: ignore[arg-type]
     return True
 
 
@@ -230,52 +245,47 @@ def _took_over(key: Key) -> None:
     from activitysmith_core import stream_key
     from activitysmith_core.tracking import Signal, emit
 
-    emit(Signal("lease_takeover", stream=stream_key("airflow", key[0], key[1])))
+    dag_id, run_id, attempt = key
+    parts = (dag_id, run_id, f"attempt-{attempt}") if attempt else (dag_id, run_id)
+    emit(Signal("lease_takeover", stream=stream_key("airflow", *parts)))
 
 
-def renew(session: Any, me: str, now: float) -> set[Key]:
-    """Extend all of this watcher's live leases (one statement); returns the keys it holds."""
+def renew(session: Any, me: str, now: float, *, table: Table = leases) -> set[Any]:
+    """Extend all of this watcher's live leases in ``table`` (one statement); returns the keys
+    it holds."""
     session.execute(
-        update(leases)
-        .where(leases.c.owner == me, leases.c.final_sent.is_(False))
+        update(table)
+        .where(table.c.owner == me, table.c.final_sent.is_(False))
         .values(expires_at=now + TTL)
     )
     rows = session.execute(
-        select(leases.c.dag_id, leases.c.run_id, leases.c.attempt).where(
-            leases.c.owner == me, leases.c.final_sent.is_(False)
-        )
+        select(*_keys(table)).where(table.c.owner == me, table.c.final_sent.is_(False))
     ).all()
-    return {(d, r, int(a)) for d, r, a in rows}
+    return {tuple(row) for row in rows}
 
 
-def mark_final(session: Any, key: Key, me: str, now: float) -> bool:
+def mark_final(
+    session: Any, key: Key | GroupKey, me: str, now: float, *, table: Table = leases
+) -> bool:
     """Record that ``key``'s final state was delivered (or kept on disk by a stopping
     scheduler), if this watcher still holds it: True then, and no watcher sends for it again."""
-    dag_id, run_id, attempt = key
     done = session.execute(
-        update(leases)
-        .where(
-            leases.c.dag_id == dag_id,
-            leases.c.run_id == run_id,
-            leases.c.attempt == attempt,
-            leases.c.owner == me,
-            leases.c.final_sent.is_(False),
-        )
+        update(table)
+        .where(_is(table, key), table.c.owner == me, table.c.final_sent.is_(False))
         .values(final_sent=True, updated_at=now)
     )
     return bool(done.rowcount == 1)
 
 
-def release(session: Any, keys: Iterable[Key], me: str) -> None:
+def release(
+    session: Any, keys: Iterable[Key | GroupKey], me: str, *, table: Table = leases
+) -> None:
     """Give leases up (a stopping watcher): another takes them over at once."""
     keys = list(keys)
     if keys:
         session.execute(
-            update(leases)
-            .where(
-                tuple_(leases.c.dag_id, leases.c.run_id, leases.c.attempt).in_(keys),
-                leases.c.owner == me,
-            )
+            update(table)
+            .where(tuple_(*_keys(table)).in_(keys), table.c.owner == me)
             .values(expires_at=0.0)
         )
 
@@ -313,11 +323,11 @@ def unleased(dag_id: Any, run_id: Any, attempt: Any) -> Any:
     )
 
 
-def purge(session: Any, now: float) -> None:
+def purge(session: Any, now: float, *, table: Table = leases) -> None:
     """Delete rows a bounded time after they last changed (sent, or left by a deleted run)."""
     session.execute(
-        delete(leases).where(
-            leases.c.updated_at < now - RETAIN,
-            or_(leases.c.final_sent.is_(True), leases.c.expires_at < now - RETAIN),
+        delete(table).where(
+            table.c.updated_at < now - RETAIN,
+            or_(table.c.final_sent.is_(True), table.c.expires_at < now - RETAIN),
         )
     )

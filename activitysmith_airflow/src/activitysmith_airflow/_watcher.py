@@ -520,9 +520,9 @@ class RunWatcher:
         if (cand.dag is not None or cand.version is not None) and (spec is None or dag is None):
             return
         row = session.execute(
-            select(DagRun.id, DagRun.created_dag_version_id, DagRun.logical_date).where(
-                DagRun.dag_id == dag_id, DagRun.run_id == run_id
-            )
+            select(
+                DagRun.id, DagRun.created_dag_version_id, DagRun.logical_date, DagRun.backfill_id
+            ).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
         ).first()
         if row is None:
             return
@@ -532,15 +532,14 @@ class RunWatcher:
             return
         if not _lease.claim(session, cand.key, self.owner, now, cand.dead_owner):
             return
+        from ._groups import join
+
+        spec = join(session, cand.key, spec, now, row[3])  # a backfill's run: its group
         run = self._new_run(
             cand.key, dag, spec, local=False, logical_date=cand.logical_date or row[2]
         )
         run.expected_seconds, run.history_read = self._expected(session, dag_id), True
         run.deadline_at, run.deadline_read = _deadline(session, row[0]), True
-        if spec.options.group is not None:
-            from ._groups import join
-
-            join(session, cand.key, spec.conn_id, spec.options, now)
         log.info("ActivitySmith: %s/%s attempt %d: writing its activity", *cand.key)
 
     # -- one tick: every held run in one transaction ----------------------------------------------
@@ -773,7 +772,8 @@ class RunWatcher:
 
     def stop(self, timeout: float = 5.0) -> None:
         """A stopping scheduler: stop writing, flush what is queued, then give the leases up
-        so that another scheduler takes the runs over at once (not a lease period later)."""
+        (runs and group windows) so that another scheduler takes them over at once (not a
+        lease period later)."""
         if not self.is_scheduler():
             return
         from activitysmith_core.tracking import Sender
@@ -790,12 +790,14 @@ class RunWatcher:
         self._runs.clear()
         # After the flush a final is delivered, or kept on this host's disk for its next run.
         finals, self._finals = list(self._finals), {}
-        if keys or finals:
+        if keys or finals or self._groups is not None:
             now = time.time()
             with _session() as session:
                 for key in finals:
                     _lease.mark_final(session, key, self.owner, now)
                 _lease.release(session, keys, self.owner)
+                if self._groups is not None:
+                    self._groups.release(session, self.owner)
 
 
 WATCHER = RunWatcher()

@@ -1,6 +1,8 @@
 """DAGs for the group and slot tests: twelve DAGs of the group "nightly" (six declared with the
 tracker's ``group=``, six by the tag ``activitysmith-group:nightly``; one fails), and six
-tagged DAGs of no group whose runs outnumber the account's four Live Activity slots."""
+tagged DAGs of no group whose runs outnumber the account's four Live Activity slots; two long
+DAGs of the group "relay" to stop their scheduler under; a daily tagged DAG to backfill (its
+run of 2026-01-03 fails)."""
 
 from __future__ import annotations
 
@@ -45,7 +47,34 @@ def _slot(i: int) -> None:
     slot()
 
 
+def _relay(i: int) -> None:
+    extra = ActivitySmithDagRunTracker(group="relay", group_linger=10, interval=0.5).dag_kwargs()
+
+    @dag(dag_id=f"relay_{i}", schedule=None, start_date=START, catchup=False, **extra)
+    def relay() -> None:
+        chain(*[task(task_id=f"r{n}")(_work)(2.0) for n in range(12)])
+
+    relay()
+
+
+@dag(
+    dag_id="backfilled", schedule="@daily", start_date=START, catchup=False, tags=["activitysmith"]
+)
+def backfilled() -> None:
+    @task
+    def load(**context: object) -> None:
+        time.sleep(1.0)
+        day = context["logical_date"]
+        if getattr(day, "day", None) == 3:
+            raise ValueError("2026-01-03 had no partition")
+
+    chain(task(task_id="extract")(_work)(1.0), load())
+
+
+backfilled()
 for index in range(12):
     _night(index)
 for index in range(6):
     _slot(index)
+for index in range(2):
+    _relay(index)

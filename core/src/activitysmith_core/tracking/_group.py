@@ -11,7 +11,8 @@ a restarted or new writer draws the same activity.
 - The activity has **one segment per run**, coloured by its outcome as it ends (in finishing
   order, like steps), the subtitle naming the runs running now and the time left, estimated
   from the previous window's duration; the number of segments is known up front from the
-  previous window's count of runs (a larger night grows the bar).
+  previous window's count of runs (a larger night grows the bar). Once its last run ended the
+  bar is full and reads "done" for the whole linger (a run joining then grows it again).
 - A group's activity never pushes: each run's own failure pushes stay as they are.
 """
 
@@ -110,10 +111,12 @@ def group_state(
     status: RunStatus = RunStatus.RUNNING,
     title: str | None = None,
     url: str | None = None,
+    expected_runs: int | None = None,
 ) -> RunState:
     """The activity of one window: a segment per run (repeated runs of one pipeline are told
     apart by a counter), the bar's length from the previous window while it runs (its real
-    count at the end), the time left from the previous window's duration."""
+    count at the end), the time left from the previous window's duration. ``expected_runs``:
+    the runs known to come (a backfill's): the bar's length, not settled before they all ran."""
     seen: dict[str, int] = {}
     named: list[tuple[GroupMember, str]] = []
     for member in window.members:
@@ -132,6 +135,10 @@ def group_state(
         outcome = _OUTCOME.get(member.status, StepStatus.RUNNING)
         steps.append(Step(name, outcome, active=int(outcome is StepStatus.RUNNING)))
     _, pipeline, run_id = group_key_parts(orchestrator, group, window)
+    # Its last run ended: the bar is full and reads "done" while the linger lasts (a run that
+    # joins grows it again); the DELETE after the linger only badges it.
+    settled = window.ended_at is not None and len(window.members) >= (expected_runs or 0)
+    declared = expected_runs or (len(previous.members) if previous is not None else None)
     return RunState(
         orchestrator=orchestrator,
         pipeline_id=pipeline,
@@ -140,11 +147,10 @@ def group_state(
         status=status,
         title=title or group,
         url=url,
-        total_steps=(
-            len(previous.members) if previous is not None and status is RunStatus.RUNNING else None
-        ),
+        total_steps=declared if status is RunStatus.RUNNING and not settled else None,
         started_at=window.started_at,
         expected_seconds=previous.duration if previous is not None else None,
+        settled=settled and status is RunStatus.RUNNING,
     )
 
 

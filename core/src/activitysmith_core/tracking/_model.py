@@ -87,6 +87,9 @@ class RunState:
     attempt: int = 0
     """Which execution of the run this is (Airflow's clear number): a cleared run that runs
     again is a new Live Activity, with a key of its own."""
+    settled: bool = False
+    """Every step has ended though the activity stays open (a group's window within its
+    linger): the bar may read N of N and "done", with no time left."""
 
     @property
     def key(self) -> str:

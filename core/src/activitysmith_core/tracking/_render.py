@@ -179,7 +179,7 @@ def timing(run: RunState, options: TrackerOptions, now: float | None = None) -> 
     """What the clock says for a running run: its deadline, else the time left from
     ``expected_duration`` when declared, else estimated from recent runs; minute resolution, so
     it rarely changes."""
-    if run.status is not RunStatus.RUNNING:
+    if run.status is not RunStatus.RUNNING or run.settled:
         return None
     now = time.time() if now is None else now
     if not options.time_left:
@@ -245,7 +245,7 @@ def content_state(
     declared = 0 if folded else run.total_steps or options.total_steps or 0
     total = max(declared, len(shown), len(finished), 1)
     done = min(len(finished), total)
-    if run.status is RunStatus.RUNNING and done >= total:
+    if run.status is RunStatus.RUNNING and done >= total and not run.settled:
         done = total - 1  # never "N/N done" while the run is still going
     clock = timing(run, options, now)
     subtitle = _subtitle(run, done, total, clock)
