@@ -112,3 +112,71 @@ def test_the_reads_of_a_tick_on_a_real_run(airflow_sandbox: Any) -> None:
     assert runs[0] not in errors, "the failed try's error went with its retry"
     assert set(errors.get(runs[2], {})) <= {("hard", -1), ("invalid", -1)}
     assert all(isinstance(e, str) and e for e in errors.get(runs[2], {}).values())
+
+
+def test_the_bar_from_counts_is_the_bar_from_instances() -> None:
+    from types import SimpleNamespace
+
+    from activitysmith_airflow.tracking import build_steps
+
+    tasks = {
+        "a": SimpleNamespace(upstream_task_ids=set(), task_group=None),
+        "m": SimpleNamespace(upstream_task_ids={"a"}, task_group=None),
+        "z": SimpleNamespace(upstream_task_ids={"m"}, task_group=None),
+    }
+    states = {"a": "success", "m_0": "running", "m_1": "running", "m_2": "deferred"}
+    states |= {"m_3": "success", "m_4": "up_for_retry"}
+    counts = {"a": {"success": 1}, "m": {"running": 2, "deferred": 1, "success": 1}}
+    counts["m"]["up_for_retry"] = 1
+    for granularity in ("task", "task_group"):
+        by_instance = build_steps(tasks, states, granularity)  # type: ignore[arg-type]
+        assert build_steps(tasks, {}, granularity, counts) == by_instance  # type: ignore[arg-type]
+    (_, mapped, _) = build_steps(tasks, {}, "task", counts)
+    assert mapped.active == 3, "the x3 of a mapped task: its running instances"
+
+
+def test_a_tick_reads_by_task_and_change(airflow_sandbox: Any) -> None:
+    """On a real run: the counts per task and state, the changed instances only after the
+    first read, every instance of a task whose tries grew unseen, and a retry found."""
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from airflow.utils.session import create_session
+
+    from activitysmith_airflow import _reads
+    from activitysmith_airflow._runs import read_tasks
+
+    mapped = load_dag("t_runtime_mapped").test()
+    retried = load_dag("t_retry_push").test()
+    pairs = [(mapped.dag_id, mapped.run_id), (retried.dag_id, retried.run_id)]
+    with create_session() as session:
+        counts = _reads.task_counts(session, pairs)
+        later = datetime.now(timezone.utc) + timedelta(hours=1)
+        unchanged = _reads.task_changes(session, pairs, later)
+        all_rows = _reads.task_changes(session, pairs, later - timedelta(days=1))
+        runs = [
+            SimpleNamespace(key=(*p, 0), dag_id=p[0], run_id=p[1], read_at=None, failures=None)
+            for p in pairs
+        ]
+        from activitysmith_airflow._failures import FailureLog
+
+        for run in runs:
+            run.failures = FailureLog()
+        read_tasks(session, runs, 0.0)  # type: ignore[arg-type]
+        first = {(r.dag_id, r.run_id): dict(r.failures.tries) for r in runs}
+        # As if try 1 of flaky had been seen running, and the read since then missed the change.
+        log = runs[1].failures
+        log.tries[("flaky", -1)] = (1, "running")
+        log.try_sums["flaky"] = 1
+        runs[1].read_at = later
+        read_tasks(session, runs, 0.0)  # type: ignore[arg-type]
+    assert {(c.task_id, c.state): (c.instances, c.tries) for c in counts[pairs[0]]} == {
+        ("make", "success"): (1, 1),
+        ("work", "success"): (5, 5),
+        ("done", "success"): (1, 1),
+    }
+    assert [(c.task_id, c.state, c.tries) for c in counts[pairs[1]]] == [("flaky", "success", 2)]
+    assert unchanged == {}, "nothing failed, nothing changed since"
+    assert sum(len(v) for v in all_rows.values()) == 8
+    assert len(first[pairs[0]]) == 7 and first[pairs[1]] == {("flaky", -1): (2, "success")}
+    assert [k.try_number for k in log.waiting] == [1], "try 1's retry, found from history"

@@ -16,10 +16,14 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from .tracking import ERROR_XCOM_KEY
+
+CHANGE_MARGIN = timedelta(seconds=5)
+"""How far before the previous read a change is looked for: ``updated_at`` is the writing
+process's clock (a scheduler or API server on another host)."""
 
 Pair = tuple[str, str]
 ErrorKey = tuple[str, str, str, int]

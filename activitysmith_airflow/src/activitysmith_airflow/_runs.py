@@ -1,7 +1,8 @@
-"""A tracked run as its watcher holds it, and its state for the engine from a tick's reads.
+"""A tracked run as its watcher holds it: what a tick reads of it, and its state for the engine.
 
-Pure over the records of ``_reads``: whether the run ended (from the committed row), the
-segments of its bar, the name a failure is reported under.
+``read_tasks`` reads the task instances of all held runs by task and change (``_reads``) and
+feeds each run's failure log; the rest is pure over the records: whether the run ended (from
+the committed row), the segments of its bar, the name a failure is reported under.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from activitysmith_core.tracking import Engine, RunState, RunStatus
 
 from . import _reads
-from ._failures import FailureLog
-from ._reads import RunRow, TaskRow
+from ._failures import FailureLog, MissedRetry
+from ._reads import RunRow, TaskCount
 from .tracking import (
     TrackingSpec,
     build_steps,
@@ -98,10 +99,10 @@ class TrackedRun:
             hint = RunStatus.TIMED_OUT
         return hint or RunStatus.FAILED
 
-    def state(self, rows: list[TaskRow], status: RunStatus, row: RunRow | None) -> RunState:
-        states = {
-            (r.task_id if r.map_index < 0 else f"{r.task_id}_{r.map_index}"): r.state for r in rows
-        }
+    def state(self, counts: list[TaskCount], status: RunStatus, row: RunRow | None) -> RunState:
+        by_task: dict[str, dict[str, int]] = {}
+        for c in counts:
+            by_task.setdefault(c.task_id, {})[c.state] = c.instances
         base = self.spec.ui_base_url or ui_base_url()
         title = format_title(
             self.spec.title,
@@ -113,7 +114,7 @@ class TrackedRun:
             orchestrator="airflow",
             pipeline_id=self.dag_id,
             run_id=self.run_id,
-            steps=build_steps(dict(self.dag.task_dict), states, self.spec.granularity),
+            steps=build_steps(dict(self.dag.task_dict), {}, self.spec.granularity, by_task),
             status=status,
             title=title or self.dag_id,
             url=run_url(base, self.dag_id, self.run_id),
@@ -127,3 +128,43 @@ class TrackedRun:
         if self.spec.granularity == "task_group" and task_id in self.dag.task_dict:
             return group_of(self.dag.task_dict[task_id], task_id)
         return task_id
+
+
+def read_tasks(
+    session: Any, runs: list[TrackedRun], now: float
+) -> dict[_reads.Pair, list[TaskCount]]:
+    """Each run's instances per task and state; the failure logs fed the instances failed,
+    retrying or changed since the run's last read (all of them on its first), plus every
+    instance of a task whose try numbers grew unseen; the retries missed between two reads
+    looked up in the task instance history. Rows by tasks and changes, for all runs at once."""
+    started = datetime.now(timezone.utc)
+    first = _reads.pairs(r.key for r in runs if r.read_at is None)
+    known = [r.read_at for r in runs if r.read_at is not None]
+    counts = _reads.task_counts(session, _reads.pairs(r.key for r in runs))
+    tis = _reads.task_states(session, first)
+    if known:
+        since = min(known) - _reads.CHANGE_MARGIN
+        later = _reads.pairs(r.key for r in runs if r.read_at is not None)
+        tis.update(_reads.task_changes(session, later, since))
+    missed: dict[_reads.ErrorKey, tuple[TrackedRun, MissedRetry]] = {}
+    short: list[tuple[str, str, str]] = []
+    for run in runs:
+        pair = (run.dag_id, run.run_id)
+        for miss in run.failures.note(tis.get(pair, []), now):
+            missed[(pair[0], pair[1], miss.task_id, miss.map_index)] = (run, miss)
+        sums: dict[str, int] = {}
+        for c in counts.get(pair, []):
+            sums[c.task_id] = sums.get(c.task_id, 0) + c.tries
+        short += [
+            (pair[0], pair[1], t) for t, n in sums.items() if n > run.failures.try_sums.get(t, 0)
+        ]
+        run.read_at = started
+    by_pair = {(r.dag_id, r.run_id): r for r in runs}
+    for pair, extra in _reads.tasks_rows(session, short).items():
+        run = by_pair[pair]
+        for miss in run.failures.note(extra, now):
+            missed[(pair[0], pair[1], miss.task_id, miss.map_index)] = (run, miss)
+    for instance, tries in _reads.failed_tries(session, missed):
+        run, miss = missed[instance]
+        run.failures.note_history(miss, tries, now)
+    return counts

@@ -9,10 +9,11 @@ committed one whichever process ended the run (another scheduler, the API server
 ``dags test`` / ``dag.test()`` the process is the run's only writer and takes its end from the
 listener, then flushes.
 
-All reads of a tick are batched: one transaction reads the rows and the task instances of all
-the runs the watcher holds (XComs only while a failure waits for its error); the deadline is
-read once per run and the history once per DAG every few minutes. Nothing per run outlives the
-run here; the DAG and history caches are bounded.
+All reads of a tick are batched (``_reads``): one transaction reads the rows of all the runs
+the watcher holds and their task instances by task and state, plus only the instances failed,
+retrying or changed since the last read (XComs only while a failure waits for its error); the
+deadline is read once per run and the history once per DAG every few minutes. Nothing per
+run outlives the run here; the DAG and history caches are bounded.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from activitysmith_core.tracking import Engine, RunState, RunStatus
 
 from . import _reads
 from ._lookups import Lookups, client_for, latest_dag, new_session
-from ._reads import RunRow, TaskRow
-from ._runs import Bounded, Key, TrackedRun
+from ._reads import RunRow, TaskCount
+from ._runs import Bounded, Key, TrackedRun, read_tasks
 from .tracking import TrackingSpec, log_url, spec_of, ui_base_url
 
 log = logging.getLogger("activitysmith_airflow.tracking")
@@ -338,8 +339,7 @@ class RunWatcher:
         with new_session() as session:
             wanted = _reads.pairs(r.key for r in runs)
             rows = _reads.run_rows(session, wanted)
-            tis = _reads.task_states(session, wanted)
-            self._note_failures(session, runs, tis, now)
+            counts = read_tasks(session, runs, now)
             errors = _reads.xcom_errors(
                 session, _reads.pairs(r.key for r in runs if r.failures.waiting)
             )
@@ -351,7 +351,7 @@ class RunWatcher:
                     run.expected_seconds = self._lookups.expected(session, run.dag_id)
                     run.history_read = True
                 pair = (run.dag_id, run.run_id)
-                final = self._refresh(run, tis.get(pair, []), row, errors.get(pair, {}))
+                final = self._refresh(run, counts.get(pair, []), row, errors.get(pair, {}))
                 if final is None:
                     continue
                 # Still ours (a writer stalled past its lease has lost the run): send it; the
@@ -367,32 +367,17 @@ class RunWatcher:
                 self._finals[run.key] = (run.engine, final.key)
             run.done.set()
 
-    @staticmethod
-    def _note_failures(
-        session: Any, runs: list[TrackedRun], tis: dict[_reads.Pair, list[TaskRow]], now: float
-    ) -> None:
-        """Feed each run's failure log its read; look the retries missed between two reads up
-        in the task instance history, once for all runs."""
-        missed = {}
-        for run in runs:
-            for miss in run.failures.note(tis.get((run.dag_id, run.run_id), []), now):
-                missed[(run.dag_id, run.run_id, miss.task_id, miss.map_index)] = (run, miss)
-        if missed:
-            for instance, tries in _reads.failed_tries(session, missed):
-                run, miss = missed[instance]
-                run.failures.note_history(miss, tries, now)
-
     def _refresh(
         self,
         run: TrackedRun,
-        rows: list[TaskRow],
+        counts: list[TaskCount],
         row: RunRow | None,
         found: dict[tuple[str, int], str],
     ) -> RunState | None:
         """Hand the run's state to its engine; returns its final state once it has ended and
         no failure still waits for its error."""
         end = run.ended(row, self._hints)
-        state = run.state(rows, end or RunStatus.RUNNING, row)
+        state = run.state(counts, end or RunStatus.RUNNING, row)
         base = run.spec.ui_base_url or ui_base_url()
         for due in run.failures.due(time.monotonic(), ERROR_WAIT, found):
             failure = due.failure
