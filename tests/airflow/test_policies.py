@@ -31,22 +31,29 @@ def test_a_retry_between_two_reads_is_still_pushed(airflow_sandbox: Any) -> None
     real run says whether the try in between failed."""
     from airflow.utils.session import create_session
 
-    from activitysmith_airflow._watcher import WATCHER, _Run
+    from activitysmith_airflow import _reads
+    from activitysmith_airflow._failures import FailureKey, FailureLog
+    from activitysmith_airflow._reads import TaskRow
 
     dr = load_dag("t_retry_push").test()
-    key = (dr.dag_id, dr.run_id, 0)
 
     def notes(seen: tuple[int, str], now: tuple[int, str]) -> list[Any]:
-        run = _Run(key, None, None, None, local=False)  # type: ignore[arg-type]
-        run.tries[("flaky", -1)] = seen
-        missed = WATCHER._note_failures(run, [("flaky", -1, now[1], now[0])], 0.0)
+        log = FailureLog()
+        log.tries[("flaky", -1)] = seen
+        missed = log.note([TaskRow("flaky", -1, now[1], now[0])], 0.0)
         if missed:
             with create_session() as session:
-                WATCHER._note_missed_retries(session, missed, 0.0)
-        return [(k, f.try_number, f.retrying) for k, f in run.waiting.items()]
+                found = _reads.failed_tries(
+                    session, [(dr.dag_id, dr.run_id, m.task_id, m.map_index) for m in missed]
+                )
+            for (_, _, task_id, index), tries in found:
+                (miss,) = [m for m in missed if (m.task_id, m.map_index) == (task_id, index)]
+                log.note_history(miss, tries, 0.0)
+        return [(k, f.try_number, f.retrying) for k, f in log.waiting.items()]
 
-    assert notes((1, "running"), (2, "success")) == [(("flaky", -1, 1, True), 1, True)]
-    assert notes((1, "running"), (2, "running")) == [(("flaky", -1, 1, True), 1, True)]
+    retry_1 = FailureKey.retry("flaky", -1, 1)
+    assert notes((1, "running"), (2, "success")) == [(retry_1, 1, True)]
+    assert notes((1, "running"), (2, "running")) == [(retry_1, 1, True)]
     assert notes((1, "success"), (2, "running")) == [], "try 1 was seen ending: a clear"
     assert notes((1, "up_for_retry"), (2, "running")) == [], "the retry was seen"
     assert notes((2, "running"), (2, "success")) == [], "no try in between"

@@ -11,6 +11,7 @@ task processes send nothing, they only record a failed task's error for the watc
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -60,7 +61,7 @@ def topological_order(tasks: dict[str, Any]) -> list[str]:
     return order
 
 
-def _group_of(task: Any, task_id: str) -> str:
+def group_of(task: Any, task_id: str) -> str:
     group = getattr(task, "task_group", None)
     while group is not None and getattr(group, "parent_group", None) is not None:
         if getattr(group.parent_group, "group_id", None) is None:
@@ -73,38 +74,51 @@ def _group_of(task: Any, task_id: str) -> str:
 
 
 def build_steps(
-    tasks: dict[str, Any], states: dict[str, Any], granularity: Granularity = "task"
+    tasks: dict[str, Any],
+    states: dict[str, Any],
+    granularity: Granularity = "task",
+    counts: dict[str, dict[str, int]] | None = None,
 ) -> list[Step]:
     """Segments for a run: one per task (a mapped task being one) or per top-level task group.
 
     ``states`` is what ``get_task_states`` returns for the run: ``{task_id: state}`` with mapped
-    instances as ``{task_id}_{map_index}``.
+    instances as ``{task_id}_{map_index}``; ``counts`` gives the same by task instead,
+    ``{task_id: {state: number of instances}}`` (what a watcher reads), and adds to ``states``.
     """
     order = topological_order(tasks)
-    per_task: dict[str, list[StepStatus]] = {tid: [] for tid in order}
+    per_task: dict[str, Counter[StepStatus]] = {tid: Counter() for tid in order}
     for key, state in states.items():
         if key in per_task:
-            per_task[key].append(step_status(state))
+            per_task[key][step_status(state)] += 1
             continue
         base, _, index = key.rpartition("_")
         if index.isdigit() and base in per_task:
-            per_task[base].append(step_status(state))
-
-    def running(statuses: list[StepStatus]) -> int:
-        return sum(s is StepStatus.RUNNING for s in statuses)
+            per_task[base][step_status(state)] += 1
+    for tid, by_state in (counts or {}).items():
+        if tid in per_task:
+            for state, number in by_state.items():
+                if number > 0:
+                    per_task[tid][step_status(state)] += number
 
     if granularity == "task":
         # Each task keeps its top-level group: where the engine folds a DAG with more tasks
         # than segments, it folds task groups first.
         return [
-            Step(tid, aggregate(per_task[tid]), _group_of(tasks[tid], tid), running(per_task[tid]))
+            Step(
+                tid,
+                aggregate(list(per_task[tid])),
+                group_of(tasks[tid], tid),
+                per_task[tid][StepStatus.RUNNING],
+            )
             for tid in order
         ]
-    groups: dict[str, list[StepStatus]] = {}
+    groups: dict[str, Counter[StepStatus]] = {}
     for tid in order:
-        statuses = per_task[tid] or [StepStatus.PENDING]
-        groups.setdefault(_group_of(tasks[tid], tid), []).extend(statuses)
-    return [Step(name, aggregate(st), name, running(st)) for name, st in groups.items()]
+        statuses = per_task[tid] or Counter({StepStatus.PENDING: 1})
+        groups.setdefault(group_of(tasks[tid], tid), Counter()).update(statuses)
+    return [
+        Step(name, aggregate(list(st)), name, st[StepStatus.RUNNING]) for name, st in groups.items()
+    ]
 
 
 def ui_base_url() -> str:
@@ -120,7 +134,7 @@ def run_url(base: str, dag_id: str, run_id: str) -> str:
     return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
-def _format(template: str | None, **fields: Any) -> str | None:
+def format_title(template: str | None, **fields: Any) -> str | None:
     if template is None:
         return None
 
