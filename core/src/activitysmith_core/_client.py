@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import ipaddress
 import json
 import logging
 import os
@@ -15,7 +14,7 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -30,6 +29,7 @@ from tenacity import (
 
 from . import _types as t
 from . import models as m
+from ._config import DEFAULT_BASE_URL, check_base_url, split_channels
 from ._ratelimit import RateLimitStatus, parse_rate_limit
 from ._retry import RetryPolicy
 from .errors import (
@@ -50,7 +50,6 @@ __all__ = ["DEFAULT_BASE_URL", "ActivitySmith", "AsyncActivitySmith"]
 
 logger = logging.getLogger("activitysmith_core")
 
-DEFAULT_BASE_URL = "https://activitysmith.com/api"
 DEFAULT_TIMEOUT = 10.0
 try:
     _VERSION = _dist_version("activitysmith-core")
@@ -74,35 +73,6 @@ class _Call(Generic[R]):
     body: dict[str, Any] | None
     response: type[R]
     idempotent: bool
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"base_url: expected an http(s) URL, got {url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigurationError(
-            "base_url: refusing to send the API key over plain http to a non-loopback host "
-            f"({parts.hostname}); use https"
-        )
-    return url.rstrip("/")
-
-
-def _channels(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = value.split(",")
-    return [c.strip() for c in value if isinstance(c, str) and c.strip()] or list(value)
 
 
 def _fields(params: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +122,7 @@ class _Builder:
         self.channels = channels
 
     def _target(self, data: dict[str, Any], *, top_level: bool = False) -> dict[str, Any]:
-        channels = _channels(data.pop("channels", None))
+        channels = split_channels(data.pop("channels", None))
         if channels is None and "target" not in data and self.channels:
             channels = list(self.channels)
         if channels is not None:
@@ -272,12 +242,12 @@ class _BaseClient:
             )
         self.__key = key.strip()
         url = base_url or os.environ.get("ACTIVITYSMITH_BASE_URL") or DEFAULT_BASE_URL
-        self.base_url = _check_base_url(url)
+        self.base_url = check_base_url(url)
         if timeout <= 0:
             raise ConfigurationError("timeout: must be > 0")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self._build = _Builder(_channels(channels))
+        self._build = _Builder(split_channels(channels))
         # Policy name -> its latest status, from every answer; with_options copies share it.
         self.rate_limits: dict[str, RateLimitStatus] = {}
 
