@@ -42,9 +42,9 @@ from .errors import (
 )
 
 if sys.version_info >= (3, 11):
-    from typing import Never
+    from typing import Never, Unpack
 else:  # pragma: no cover - Python 3.10
-    from typing_extensions import Never
+    from typing_extensions import Never, Unpack
 
 __all__ = ["DEFAULT_BASE_URL", "ActivitySmith", "AsyncActivitySmith"]
 
@@ -63,7 +63,7 @@ Request = BaseModel | Mapping[str, Any] | None
 # pydantic models check it either way before anything is sent.
 _State = t.ContentState | m.ContentState | Mapping[str, Any]
 _CONTENT_FIELDS = frozenset(m.ContentState.model_fields)
-_NOT_FIELDS = frozenset({"self", "request", "notification_id", "stream_key", "unknown"})
+_NOT_FIELDS = frozenset({"self", "request", "notification_id", "stream_key", "content", "unknown"})
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,12 @@ class _Call(Generic[R]):
 def _fields(params: dict[str, Any]) -> dict[str, Any]:
     """The request fields of a resource method, from its ``locals()`` taken on entry.
 
-    Keywords the signature does not name (``**unknown``) are kept, so validation rejects them
-    with a ``ValidationError`` naming the field, as it rejects unknown keys of a dict.
+    The content-state keywords (``**content``, typed once by ``ContentFields``) are merged in;
+    keywords no signature names land there or in ``**unknown`` and are kept too, so validation
+    rejects them with a ``ValidationError`` naming the field, as it rejects unknown dict keys.
     """
     fields = {k: v for k, v in params.items() if k not in _NOT_FIELDS}
+    fields.update(params.get("content") or {})
     fields.update(params.get("unknown") or {})
     return fields
 
@@ -425,27 +427,7 @@ class LiveActivities(_Resource):
         alert: t.AlertPayload | m.AlertPayload | None = None,
         channels: Sequence[str] | str | None = None,
         target: t.ChannelTarget | m.ChannelTarget | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStreamPutResponse:
         """Start or update the activity of ``stream_key`` (idempotent upsert)."""
         fields = _fields(locals())
@@ -463,27 +445,7 @@ class LiveActivities(_Resource):
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
         alert: t.AlertPayload | m.AlertPayload | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStreamDeleteResponse:
         """End the activity of ``stream_key``, optionally with a final state."""
         fields = _fields(locals())
@@ -502,27 +464,7 @@ class LiveActivities(_Resource):
         alert: t.AlertPayload | m.AlertPayload | None = None,
         channels: Sequence[str] | str | None = None,
         target: t.ChannelTarget | m.ChannelTarget | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStartResponse:
         """Legacy lifecycle: start an activity and get its ``activity_id``."""
         fields = _fields(locals())
@@ -539,27 +481,7 @@ class LiveActivities(_Resource):
         secondary_action: t.Action | m.LiveActivityAction | None = None,
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityUpdateResponse:
         """Legacy lifecycle: update the activity ``activity_id``."""
         fields = _fields(locals())
@@ -576,27 +498,7 @@ class LiveActivities(_Resource):
         secondary_action: t.Action | m.LiveActivityAction | None = None,
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityEndResponse:
         """Legacy lifecycle: end the activity ``activity_id``."""
         fields = _fields(locals())
@@ -685,27 +587,7 @@ class AsyncLiveActivities(_Resource):
         alert: t.AlertPayload | m.AlertPayload | None = None,
         channels: Sequence[str] | str | None = None,
         target: t.ChannelTarget | m.ChannelTarget | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStreamPutResponse:
         """Start or update the activity of ``stream_key`` (idempotent upsert)."""
         fields = _fields(locals())
@@ -723,27 +605,7 @@ class AsyncLiveActivities(_Resource):
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
         alert: t.AlertPayload | m.AlertPayload | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStreamDeleteResponse:
         """End the activity of ``stream_key``, optionally with a final state."""
         fields = _fields(locals())
@@ -762,27 +624,7 @@ class AsyncLiveActivities(_Resource):
         alert: t.AlertPayload | m.AlertPayload | None = None,
         channels: Sequence[str] | str | None = None,
         target: t.ChannelTarget | m.ChannelTarget | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStartResponse:
         """Legacy lifecycle: start an activity and get its ``activity_id``."""
         fields = _fields(locals())
@@ -799,27 +641,7 @@ class AsyncLiveActivities(_Resource):
         secondary_action: t.Action | m.LiveActivityAction | None = None,
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityUpdateResponse:
         """Legacy lifecycle: update the activity ``activity_id``."""
         fields = _fields(locals())
@@ -836,27 +658,7 @@ class AsyncLiveActivities(_Resource):
         secondary_action: t.Action | m.LiveActivityAction | None = None,
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityEndResponse:
         """Legacy lifecycle: end the activity ``activity_id``."""
         fields = _fields(locals())
