@@ -40,15 +40,6 @@ SLOTS = [f"slot_{i}" for i in range(6)]
 
 
 @pytest.fixture(scope="module")
-def sandbox_module() -> Iterator[Any]:
-    from activitysmith_core.sandbox import Sandbox
-
-    server = Sandbox().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def cluster(sandbox_module: Any) -> Iterator[dict]:
     with _cluster.cluster(
         sandbox_module, prefix="airflow-groups-", dags=("groups.py",), extra_env=ENV
