@@ -99,3 +99,23 @@ def load_dag(dag_id: str, folder: Path = DAGS_FOLDER) -> Any:
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not found in {folder}"
     return dag
+
+
+@pytest.fixture(scope="module")
+def sandbox_module() -> Iterator[Any]:
+    """A sandbox of the module's own, for a real deployment whose processes outlive one test."""
+    from activitysmith_core.sandbox import Sandbox
+
+    server = Sandbox().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(sandbox_module: Any) -> Iterator[dict]:
+    """The default real deployment (``_cluster.cluster``: PostgreSQL, LocalExecutor, wide.py);
+    a module that needs more (a broker, other DAGs, an API client) overrides this fixture."""
+    from . import _cluster
+
+    with _cluster.cluster(sandbox_module) as found:
+        yield found

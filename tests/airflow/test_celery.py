@@ -96,15 +96,6 @@ def _worker_env(cluster: dict, host: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def sandbox_module() -> Iterator[Any]:
-    from activitysmith_core.sandbox import Sandbox
-
-    server = Sandbox().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def cluster(sandbox_module: Any) -> Iterator[dict]:
     with _cluster.cluster(
         sandbox_module,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,21 +20,6 @@ pytestmark = pytest.mark.skipif(
     PG is None and not os.environ.get("CI"),
     reason="PostgreSQL not installed (apt-get install postgresql)",
 )
-
-
-@pytest.fixture(scope="module")
-def cluster(sandbox_module: Any) -> Iterator[dict]:
-    with _cluster.cluster(sandbox_module) as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def sandbox_module() -> Iterator[Any]:
-    from activitysmith_core.sandbox import Sandbox
-
-    server = Sandbox().start()
-    yield server
-    server.stop()
 
 
 _run = _cluster.run

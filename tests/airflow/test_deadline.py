@@ -221,15 +221,6 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def sandbox_module() -> Iterator[Any]:
-    from activitysmith_core.sandbox import Sandbox
-
-    server = Sandbox().start()
-    yield server
-    server.stop()
-
-
 def _with_deadline_dag(cluster: dict) -> None:
     shutil.copy(HERE / "deadline_dags" / "deadline_dag.py", cluster["home"] / "dags")
 

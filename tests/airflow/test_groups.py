@@ -48,15 +48,6 @@ BACKFILLED = "backfilled"
 
 
 @pytest.fixture(scope="module")
-def sandbox_module() -> Iterator[Any]:
-    from activitysmith_core.sandbox import Sandbox
-
-    server = Sandbox().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def cluster(sandbox_module: Any) -> Iterator[dict]:
     with _cluster.cluster(
         sandbox_module, prefix="airflow-groups-", dags=("groups.py",), extra_env=ENV

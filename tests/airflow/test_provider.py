@@ -15,6 +15,8 @@ import pytest
 
 from activitysmith_airflow.get_provider_info import get_provider_info
 from activitysmith_airflow.hooks.activitysmith import ActivitySmithHook, base_url_from
+from activitysmith_core.errors import ConfigurationError
+from tests.base_urls import BASE_URL_RULE
 
 from .conftest import AIRFLOW_32, conn_json
 
@@ -235,3 +237,25 @@ def test_key_is_masked_and_never_logged(airflow_sandbox: Any) -> None:
     assert "masker says: the key is ***" in log
     assert airflow_sandbox.api_key not in log
     assert len(airflow_sandbox.pushes) == 2
+
+
+@pytest.mark.parametrize(("url", "accepted"), BASE_URL_RULE)
+def test_the_hook_follows_the_one_base_url_rule(url: str, accepted: bool) -> None:
+    if accepted:
+        assert base_url_from(url) == url
+        return
+    with pytest.raises(ConfigurationError, match="^base_url: "):
+        base_url_from(url)
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1.example.com", "https://127.0.0.1.example.com/api"),
+        ("localhost.example.com", "https://localhost.example.com/api"),
+        ("sandbox.localhost:9", "http://sandbox.localhost:9/api"),
+        ("[::1]", "http://[::1]/api"),
+    ],
+)
+def test_a_bare_host_gets_http_only_if_loopback(host: str, url: str) -> None:
+    assert base_url_from(host, None, None) == url

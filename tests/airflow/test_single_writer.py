@@ -40,15 +40,6 @@ ENV = {
 
 
 @pytest.fixture(scope="module")
-def sandbox_module() -> Iterator[Any]:
-    from activitysmith_core.sandbox import Sandbox
-
-    server = Sandbox().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def cluster(sandbox_module: Any) -> Iterator[dict]:
     with _cluster.cluster(
         sandbox_module, prefix="airflow-writer-", dags=("writer.py",), extra_env=ENV

@@ -14,33 +14,20 @@ import pytest
 from activitysmith_core import ActivitySmith
 from activitysmith_core.tracking import (
     Engine,
-    RunState,
     RunStatus,
     Sender,
-    Step,
     StepStatus,
     TrackerOptions,
 )
+from tests.core._runs import run_state as _run
+from tests.core._runs import tracker_options
 
 S = StepStatus
 
 
-def _run(run_id: str, *statuses: StepStatus, status: RunStatus = RunStatus.RUNNING) -> RunState:
-    return RunState(
-        "test", "etl", run_id, [Step(f"t{i}", s) for i, s in enumerate(statuses)], status=status
-    )
-
-
 @pytest.fixture
 def options(tmp_path: Path) -> TrackerOptions:
-    return TrackerOptions(
-        deadline=5.0,
-        interval=0.2,
-        push_window=30.0,
-        request_timeout=2.0,
-        state_dir=str(tmp_path / "state"),
-        auto_dismiss_seconds=30,
-    )
+    return tracker_options(tmp_path, deadline=5.0, push_window=30.0, request_timeout=2.0)
 
 
 def _engine(sandbox: Any, options: TrackerOptions) -> Engine:

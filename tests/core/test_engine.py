@@ -16,34 +16,21 @@ from activitysmith_core import ActivitySmith
 from activitysmith_core.sandbox import Faults
 from activitysmith_core.tracking import (
     Engine,
-    RunState,
     RunStatus,
     Sender,
-    Step,
     StepStatus,
     TrackerOptions,
 )
+from tests.core._runs import run_state as _run
+from tests.core._runs import tracker_options
 from tests.records import push_bodies, stream_states
 
 S = StepStatus
 
 
-def _run(run_id: str, *statuses: StepStatus, status: RunStatus = RunStatus.RUNNING) -> RunState:
-    return RunState(
-        "test", "etl", run_id, [Step(f"t{i}", s) for i, s in enumerate(statuses)], status=status
-    )
-
-
 @pytest.fixture
 def options(tmp_path: Path) -> TrackerOptions:
-    return TrackerOptions(
-        deadline=3.0,
-        interval=0.2,
-        push_window=0.3,
-        request_timeout=1.0,
-        state_dir=str(tmp_path / "state"),
-        auto_dismiss_seconds=30,
-    )
+    return tracker_options(tmp_path, deadline=3.0, push_window=0.3, request_timeout=1.0)
 
 
 def _client(sandbox: Any, key: str | None = None) -> ActivitySmith:

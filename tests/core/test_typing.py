@@ -259,6 +259,8 @@ def test_literals_match_the_models() -> None:
     assert get_args(_types.InterruptionLevel) == get_args(models.InterruptionLevel)
     state_keys = set(_types.ContentState.__annotations__)
     assert state_keys == set(models.ContentState.model_fields)
+    assert set(_types.ContentFields.__annotations__) == state_keys
+    assert _types.ContentFields.__required_keys__ == frozenset()
 
 
 def test_types_module_is_light() -> None:

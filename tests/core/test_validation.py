@@ -7,8 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from activitysmith_core import ActivitySmith, AsyncActivitySmith
+from activitysmith_core import ActivitySmith, AsyncActivitySmith, check_base_url, split_channels
 from activitysmith_core.errors import ConfigurationError, ValidationError
+from tests.base_urls import BASE_URL_RULE
 
 
 def _never(request: httpx.Request) -> httpx.Response:
@@ -251,3 +252,23 @@ def test_flat_content_fields_and_channels(client: ActivitySmith) -> None:
     }
     push = client._build.push_send({"title": "t"}, {"channels": ["ops"]})
     assert push.body == {"title": "t", "target": {"channels": ["ops"]}}
+
+
+@pytest.mark.parametrize(("url", "accepted"), BASE_URL_RULE)
+def test_the_client_follows_the_one_base_url_rule(url: str, accepted: bool) -> None:
+    if accepted:
+        assert check_base_url(url + "/") == url
+        assert ActivitySmith("ask_test", base_url=url).base_url == url
+        return
+    with pytest.raises(ConfigurationError, match="^base_url: ") as info:
+        check_base_url(url)
+    with pytest.raises(ConfigurationError, match="^base_url: "):
+        ActivitySmith("ask_test", base_url=url)
+    assert "ask_test" not in str(info.value)
+
+
+def test_channel_lists_split_one_way() -> None:
+    assert split_channels(None) is None
+    assert split_channels("ops, data ,") == ["ops", "data"]
+    assert split_channels(" , ") == []
+    assert split_channels([" ops", "", 3]) == ["ops", "", 3]

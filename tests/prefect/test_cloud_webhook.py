@@ -15,6 +15,7 @@ from activitysmith_prefect import (
     acreate_activitysmith_webhook_block,
     create_activitysmith_webhook_block,
 )
+from tests.base_urls import BASE_URL_RULE
 
 from .conftest import pushes
 
@@ -193,3 +194,17 @@ def test_bad_input_names_the_field_before_any_network_call(
         create_activitysmith_webhook_block(name, api_key, **args)
     assert info.value.field == field
     assert "ask_x" not in str(info.value)
+
+
+@pytest.mark.parametrize(("url", "accepted"), BASE_URL_RULE)
+def test_the_webhook_block_follows_the_one_base_url_rule(url: str, accepted: bool) -> None:
+    from activitysmith_prefect.webhook import _webhook_block
+
+    if accepted:
+        block = _webhook_block("activitysmith", "ask_ok", url, "ops, data")
+        assert block.url == f"{url}/push-notification"
+        assert block.json_data["target"] == {"channels": ["ops", "data"]}
+        return
+    with pytest.raises(ValidationError, match="^base_url: ") as info:
+        _webhook_block("activitysmith", "ask_ok", url, None)
+    assert info.value.field == "base_url"

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from prefect.blocks.abstract import NotificationBlock, NotificationError
 from pydantic import Field, SecretStr
 
+from activitysmith_core import DEFAULT_BASE_URL
+
 if TYPE_CHECKING:
     from activitysmith_core import ActivitySmith as Client
     from activitysmith_core import AsyncActivitySmith as AsyncClient
@@ -48,7 +50,7 @@ client.notifications.send(title="Deploy done", channels=["ops"])
         default=..., title="API key", description="The ActivitySmith API key (ask_...)."
     )
     base_url: str = Field(
-        default="https://activitysmith.com/api",
+        default=DEFAULT_BASE_URL,
         description="The API base URL; plain http is allowed only for loopback.",
     )
     channels: list[str] | None = Field(

@@ -8,7 +8,6 @@ message, and the API key lives in the block's ``secrets`` (sent as ``Bearer {{ap
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +18,8 @@ from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.types import SecretDict
 from pydantic import SecretStr
 
-from activitysmith_core.errors import ValidationError
+from activitysmith_core import DEFAULT_BASE_URL, check_base_url, split_channels
+from activitysmith_core.errors import ConfigurationError, ValidationError
 
 try:
     from prefect._internal.compatibility.async_dispatch import async_dispatch
@@ -31,61 +31,44 @@ except ImportError:  # pragma: no cover - future Prefect may move it
 
 __all__ = ["acreate_activitysmith_webhook_block", "create_activitysmith_webhook_block"]
 
-DEFAULT_BASE_URL = "https://activitysmith.com/api"
 _BLOCK_NAME = re.compile(r"^[a-z0-9-]+$")
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]|\{\{|\}\}")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_base_url(base_url: Any) -> str:
-    if not isinstance(base_url, str):
-        raise ValidationError("base_url: expected a string", field="base_url")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(
-            f"base_url: expected an http(s) URL, got {base_url!r}", field="base_url"
-        )
+    """The core's rule (https, or http only to loopback), then no credentials, query, fragment,
+    whitespace or template braces: the URL is pasted into a template."""
+    try:
+        url = check_base_url(base_url)
+    except ConfigurationError as exc:
+        raise ValidationError(str(exc), field="base_url") from None
+    parts = urlsplit(url)
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValidationError(
             "base_url: must not contain credentials, a query or a fragment", field="base_url"
         )
-    if _UNSAFE.search(base_url):
+    if _UNSAFE.search(url):
         raise ValidationError(
             "base_url: must not contain whitespace or template braces", field="base_url"
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValidationError(
-            "base_url: refusing to send the API key over plain http to a non-loopback host "
-            f"({parts.hostname}); use https",
-            field="base_url",
-        )
-    return base_url.rstrip("/")
+    return url
 
 
 def _check_channels(channels: Any) -> list[str] | None:
-    if channels is None:
+    slugs = split_channels(channels)
+    if slugs is None:
         return None
-    if isinstance(channels, str):
-        channels = [c.strip() for c in channels.split(",")]
-    if not isinstance(channels, Sequence) or not channels:
+    if not slugs:
         raise ValidationError(
             "channels: expected a non-empty list of channel slugs, or None for every device",
             field="channels",
         )
-    for i, channel in enumerate(channels):
-        if not isinstance(channel, str) or not channel.strip() or _UNSAFE.search(channel):
+    for i, channel in enumerate(slugs):
+        if not isinstance(channel, str) or not channel or _UNSAFE.search(channel):
             raise ValidationError(
                 f"channels[{i}]: expected a channel slug, got {channel!r}", field="channels"
             )
-    return list(channels)
+    return slugs
 
 
 def _webhook_block(

@@ -9,22 +9,28 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from ._config import DEFAULT_BASE_URL, check_base_url, is_loopback, split_channels
 from ._keys import stream_key
 
 if TYPE_CHECKING:
     from ._client import ActivitySmith, AsyncActivitySmith
     from ._retry import RetryPolicy
-    from .errors import ActivitySmithError, APIError, ValidationError
+    from .errors import ActivitySmithError, APIError, ConfigurationError, ValidationError
 
     __version__: str  # from the distribution's metadata, read on first access (see __getattr__)
 __all__ = [
+    "DEFAULT_BASE_URL",
     "APIError",
     "ActivitySmith",
     "ActivitySmithError",
     "AsyncActivitySmith",
+    "ConfigurationError",
     "RetryPolicy",
     "ValidationError",
     "__version__",
+    "check_base_url",
+    "is_loopback",
+    "split_channels",
     "stream_key",
 ]
 
@@ -34,6 +40,7 @@ _LAZY = {
     "RetryPolicy": "._retry",
     "ActivitySmithError": ".errors",
     "APIError": ".errors",
+    "ConfigurationError": ".errors",
     "ValidationError": ".errors",
 }
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import ipaddress
 import json
 import logging
 import os
@@ -15,7 +14,7 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -30,6 +29,7 @@ from tenacity import (
 
 from . import _types as t
 from . import models as m
+from ._config import DEFAULT_BASE_URL, check_base_url, split_channels
 from ._ratelimit import RateLimitStatus, parse_rate_limit
 from ._retry import RetryPolicy
 from .errors import (
@@ -42,15 +42,14 @@ from .errors import (
 )
 
 if sys.version_info >= (3, 11):
-    from typing import Never
+    from typing import Never, Unpack
 else:  # pragma: no cover - Python 3.10
-    from typing_extensions import Never
+    from typing_extensions import Never, Unpack
 
 __all__ = ["DEFAULT_BASE_URL", "ActivitySmith", "AsyncActivitySmith"]
 
 logger = logging.getLogger("activitysmith_core")
 
-DEFAULT_BASE_URL = "https://activitysmith.com/api"
 DEFAULT_TIMEOUT = 10.0
 try:
     _VERSION = _dist_version("activitysmith-core")
@@ -64,7 +63,7 @@ Request = BaseModel | Mapping[str, Any] | None
 # pydantic models check it either way before anything is sent.
 _State = t.ContentState | m.ContentState | Mapping[str, Any]
 _CONTENT_FIELDS = frozenset(m.ContentState.model_fields)
-_NOT_FIELDS = frozenset({"self", "request", "notification_id", "stream_key", "unknown"})
+_NOT_FIELDS = frozenset({"self", "request", "notification_id", "stream_key", "content", "unknown"})
 
 
 @dataclass(frozen=True)
@@ -76,42 +75,15 @@ class _Call(Generic[R]):
     idempotent: bool
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"base_url: expected an http(s) URL, got {url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigurationError(
-            "base_url: refusing to send the API key over plain http to a non-loopback host "
-            f"({parts.hostname}); use https"
-        )
-    return url.rstrip("/")
-
-
-def _channels(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = value.split(",")
-    return [c.strip() for c in value if isinstance(c, str) and c.strip()] or list(value)
-
-
 def _fields(params: dict[str, Any]) -> dict[str, Any]:
     """The request fields of a resource method, from its ``locals()`` taken on entry.
 
-    Keywords the signature does not name (``**unknown``) are kept, so validation rejects them
-    with a ``ValidationError`` naming the field, as it rejects unknown keys of a dict.
+    The content-state keywords (``**content``, typed once by ``ContentFields``) are merged in;
+    keywords no signature names land there or in ``**unknown`` and are kept too, so validation
+    rejects them with a ``ValidationError`` naming the field, as it rejects unknown dict keys.
     """
     fields = {k: v for k, v in params.items() if k not in _NOT_FIELDS}
+    fields.update(params.get("content") or {})
     fields.update(params.get("unknown") or {})
     return fields
 
@@ -152,7 +124,7 @@ class _Builder:
         self.channels = channels
 
     def _target(self, data: dict[str, Any], *, top_level: bool = False) -> dict[str, Any]:
-        channels = _channels(data.pop("channels", None))
+        channels = split_channels(data.pop("channels", None))
         if channels is None and "target" not in data and self.channels:
             channels = list(self.channels)
         if channels is not None:
@@ -272,12 +244,12 @@ class _BaseClient:
             )
         self.__key = key.strip()
         url = base_url or os.environ.get("ACTIVITYSMITH_BASE_URL") or DEFAULT_BASE_URL
-        self.base_url = _check_base_url(url)
+        self.base_url = check_base_url(url)
         if timeout <= 0:
             raise ConfigurationError("timeout: must be > 0")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self._build = _Builder(_channels(channels))
+        self._build = _Builder(split_channels(channels))
         # Policy name -> its latest status, from every answer; with_options copies share it.
         self.rate_limits: dict[str, RateLimitStatus] = {}
 
@@ -455,27 +427,7 @@ class LiveActivities(_Resource):
         alert: t.AlertPayload | m.AlertPayload | None = None,
         channels: Sequence[str] | str | None = None,
         target: t.ChannelTarget | m.ChannelTarget | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStreamPutResponse:
         """Start or update the activity of ``stream_key`` (idempotent upsert)."""
         fields = _fields(locals())
@@ -493,27 +445,7 @@ class LiveActivities(_Resource):
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
         alert: t.AlertPayload | m.AlertPayload | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStreamDeleteResponse:
         """End the activity of ``stream_key``, optionally with a final state."""
         fields = _fields(locals())
@@ -532,27 +464,7 @@ class LiveActivities(_Resource):
         alert: t.AlertPayload | m.AlertPayload | None = None,
         channels: Sequence[str] | str | None = None,
         target: t.ChannelTarget | m.ChannelTarget | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStartResponse:
         """Legacy lifecycle: start an activity and get its ``activity_id``."""
         fields = _fields(locals())
@@ -569,27 +481,7 @@ class LiveActivities(_Resource):
         secondary_action: t.Action | m.LiveActivityAction | None = None,
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityUpdateResponse:
         """Legacy lifecycle: update the activity ``activity_id``."""
         fields = _fields(locals())
@@ -606,27 +498,7 @@ class LiveActivities(_Resource):
         secondary_action: t.Action | m.LiveActivityAction | None = None,
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityEndResponse:
         """Legacy lifecycle: end the activity ``activity_id``."""
         fields = _fields(locals())
@@ -715,27 +587,7 @@ class AsyncLiveActivities(_Resource):
         alert: t.AlertPayload | m.AlertPayload | None = None,
         channels: Sequence[str] | str | None = None,
         target: t.ChannelTarget | m.ChannelTarget | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStreamPutResponse:
         """Start or update the activity of ``stream_key`` (idempotent upsert)."""
         fields = _fields(locals())
@@ -753,27 +605,7 @@ class AsyncLiveActivities(_Resource):
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
         alert: t.AlertPayload | m.AlertPayload | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStreamDeleteResponse:
         """End the activity of ``stream_key``, optionally with a final state."""
         fields = _fields(locals())
@@ -792,27 +624,7 @@ class AsyncLiveActivities(_Resource):
         alert: t.AlertPayload | m.AlertPayload | None = None,
         channels: Sequence[str] | str | None = None,
         target: t.ChannelTarget | m.ChannelTarget | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityStartResponse:
         """Legacy lifecycle: start an activity and get its ``activity_id``."""
         fields = _fields(locals())
@@ -829,27 +641,7 @@ class AsyncLiveActivities(_Resource):
         secondary_action: t.Action | m.LiveActivityAction | None = None,
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityUpdateResponse:
         """Legacy lifecycle: update the activity ``activity_id``."""
         fields = _fields(locals())
@@ -866,27 +658,7 @@ class AsyncLiveActivities(_Resource):
         secondary_action: t.Action | m.LiveActivityAction | None = None,
         tags: Sequence[str] | None = None,
         metadata: t.Metadata | None = None,
-        title: str | None = None,
-        subtitle: str | None = None,
-        type: t.ActivityType | None = None,
-        number_of_steps: int | None = None,
-        current_step: int | None = None,
-        percentage: float | None = None,
-        value: float | str | None = None,
-        upper_limit: float | None = None,
-        duration_seconds: float | None = None,
-        counts_down: bool | None = None,
-        is_running: bool | None = None,
-        metrics: Sequence[t.ActivityMetric | m.ActivityMetric] | None = None,
-        message: str | None = None,
-        icon: t.Icon | m.Icon | None = None,
-        badge: t.Badge | m.Badge | None = None,
-        color: t.Color | None = None,
-        step_color: t.Color | None = None,
-        step_colors: Sequence[t.Color] | None = None,
-        auto_dismiss_minutes: int | None = None,
-        auto_dismiss_seconds: int | None = None,
-        **unknown: Never,
+        **content: Unpack[t.ContentFields],
     ) -> m.LiveActivityEndResponse:
         """Legacy lifecycle: end the activity ``activity_id``."""
         fields = _fields(locals())

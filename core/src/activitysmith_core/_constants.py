@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+DEFAULT_BASE_URL = "https://activitysmith.com/api"
+
 COLORS: tuple[str, ...] = (
     "lime",
     "green",

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 if sys.version_info >= (3, 11):
     from typing import Required
 else:  # pragma: no cover - Python 3.10
     from typing_extensions import Required
+
+if TYPE_CHECKING:
+    from . import models as m
 
 __all__ = [
     "Action",
@@ -25,6 +28,7 @@ __all__ = [
     "Badge",
     "ChannelTarget",
     "Color",
+    "ContentFields",
     "ContentState",
     "HttpMethod",
     "Icon",
@@ -103,10 +107,7 @@ class Action(TypedDict, total=False):
     body: Mapping[str, Any]
 
 
-class ContentState(TypedDict, total=False):
-    """The state of a Live Activity. Which fields a type needs is checked at runtime."""
-
-    title: Required[str]
+class _ContentFields(TypedDict, total=False):
     subtitle: str
     type: ActivityType
     number_of_steps: int
@@ -117,15 +118,28 @@ class ContentState(TypedDict, total=False):
     duration_seconds: float
     counts_down: bool
     is_running: bool
-    metrics: Sequence[ActivityMetric]
+    metrics: Sequence[ActivityMetric | m.ActivityMetric]
     message: str
-    icon: Icon
-    badge: Badge
+    icon: Icon | m.Icon
+    badge: Badge | m.Badge
     color: Color
     step_color: Color
     step_colors: Sequence[Color]
     auto_dismiss_minutes: int
     auto_dismiss_seconds: int
+
+
+class ContentState(_ContentFields, total=False):
+    """The state of a Live Activity. Which fields a type needs is checked at runtime."""
+
+    title: Required[str]
+
+
+class ContentFields(_ContentFields, total=False):
+    """The same fields as keywords of the Live Activity methods (``title="ETL", current_step=2``),
+    each optional there: they are merged over ``content_state`` and checked at runtime."""
+
+    title: str
 
 
 class _PushContent(TypedDict, total=False):

@@ -11,28 +11,30 @@ import uuid
 from functools import cached_property
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
+
+from activitysmith_core import DEFAULT_BASE_URL, check_base_url, is_loopback, split_channels
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
     from activitysmith_core import ActivitySmith, AsyncActivitySmith, RetryPolicy
 
-DEFAULT_BASE_URL = "https://activitysmith.com/api"
-_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
-
 
 def base_url_from(host: str | None, port: int | None = None, schema: str | None = None) -> str:
-    """Turn a connection's host/port/schema into the API base URL."""
+    """Turn a connection's host/port/schema into the API base URL, checked by the core's rule
+    (``check_base_url``: plain http only to loopback, which a bare host also gets by default)."""
     if not host:
         return DEFAULT_BASE_URL
     host = host.strip().rstrip("/")
-    if "://" in host:
-        return host
-    scheme = "http" if host.startswith(_LOOPBACK) else "https"
-    netloc = f"{host}:{port}" if port else host
-    return f"{scheme}://{netloc}/{(schema or 'api').strip('/')}"
+    if "://" not in host:
+        name = urlsplit(f"//{host}").hostname or host
+        scheme = "http" if is_loopback(name) else "https"
+        netloc = f"{host}:{port}" if port else host
+        host = f"{scheme}://{netloc}/{(schema or 'api').strip('/')}"
+    return check_base_url(host)
 
 
 class ActivitySmithHook(BaseHook):
@@ -93,11 +95,7 @@ class ActivitySmithHook(BaseHook):
 
     @property
     def channels(self) -> list[str] | None:
-        raw = self._extra("channels")
-        if raw is None:
-            return None
-        items = raw.split(",") if isinstance(raw, str) else list(raw)
-        return [c.strip() for c in items if str(c).strip()] or None
+        return split_channels(self._extra("channels")) or None
 
     def _client_kwargs(self) -> dict[str, Any]:
         from activitysmith_core import RetryPolicy
@@ -150,17 +148,21 @@ class ActivitySmithHook(BaseHook):
 
         key = f"airflow-connection-test-{uuid.uuid4().hex[:12]}"
         try:
+            url = self.base_url
+        except errors.ConfigurationError as exc:
+            return False, str(exc)
+        try:
             self.get_conn().with_options(retry=_no_retry()).live_activities.end_stream(key)
         except errors.NotFoundError:
             return True, (
-                f"Connection to {self.base_url} works: the API key was accepted (checked by "
+                f"Connection to {url} works: the API key was accepted (checked by "
                 "ending a non-existent Live Activity stream; nothing was sent to any device)."
             )
         except errors.AuthenticationError:
-            return False, f"{self.base_url} rejected the API key (HTTP 401)."
+            return False, f"{url} rejected the API key (HTTP 401)."
         except Exception as exc:
-            return False, f"Could not reach ActivitySmith at {self.base_url}: {exc}"
-        return True, f"Connection to {self.base_url} works (the API key was accepted)."
+            return False, f"Could not reach ActivitySmith at {url}: {exc}"
+        return True, f"Connection to {url} works (the API key was accepted)."
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
