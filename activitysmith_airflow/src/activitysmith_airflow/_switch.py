@@ -11,14 +11,18 @@ running scheduler: the environment variable ``AIRFLOW__ACTIVITYSMITH__DISABLED``
 from __future__ import annotations
 
 import configparser
+import logging
 import os
 import threading
+
+log = logging.getLogger("activitysmith_airflow.tracking")
 
 _ENV = "AIRFLOW__ACTIVITYSMITH__DISABLED"
 _TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
 _FALSE = frozenset({"0", "false", "no", "off", "f", "n", ""})
 
 _cache: tuple[str, float, bool | None] | None = None
+_last: bool | None = None
 _lock = threading.Lock()
 
 
@@ -52,8 +56,7 @@ def _from_file(path: str) -> bool | None:
         return value
 
 
-def disabled() -> bool:
-    """Whether tracking is switched off now (for a run about to start)."""
+def _lookup() -> bool:
     env = os.environ.get(_ENV)
     if env is not None:
         return _parse(env, _ENV)
@@ -63,3 +66,17 @@ def disabled() -> bool:
     if found is not None:
         return found
     return conf.getboolean("activitysmith", "disabled", fallback=False)
+
+
+def disabled() -> bool:
+    """Whether tracking is switched off now (for a run about to start); a change is logged once."""
+    global _last
+    value = _lookup()
+    if value != _last:
+        if value or _last is not None:
+            log.info(
+                "ActivitySmith: tracking is switched %s by [activitysmith] disabled",
+                "off" if value else "on again",
+            )
+        _last = value
+    return value

@@ -27,7 +27,7 @@ from typing import Any
 
 from activitysmith_core.tracking import Engine, RunState, RunStatus
 
-from . import _reads
+from . import _reads, _switch
 from ._lookups import Lookups, client_for, latest_dag, new_session
 from ._reads import RunRow, TaskCount
 from ._runs import Bounded, Key, TrackedRun, read_tasks
@@ -166,7 +166,7 @@ class RunWatcher:
         if run is None:
             dag = event.get("dag") or latest_dag(key[0])
             spec = spec_of(dag)
-            if spec is None:
+            if spec is None or _switch.disabled():
                 event["done"].set()
                 return
             run = self._new_run(key, dag, spec, local=True, logical_date=event.get("logical_date"))
@@ -315,7 +315,7 @@ class RunWatcher:
             return
         if dag is None:
             dag, spec = self._lookups.dag_of(session, dag_id, row[1])
-        if spec is None or dag is None:
+        if spec is None or dag is None or _switch.disabled():
             return
         if not _lease.claim(session, cand.key, self.owner, now, cand.dead_owner):
             return

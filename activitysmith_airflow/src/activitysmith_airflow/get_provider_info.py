@@ -32,6 +32,15 @@ CONFIG: dict[str, Any] = {
         "description": "ActivitySmith provider: how DAGs carrying the tag are tracked (a "
         "tracker built in a DAG file takes the same options as arguments).",
         "options": {
+            "disabled": _option(
+                "boolean",
+                "False",
+                "True",
+                "The off switch: while True, no run starts being tracked (declared trackers, "
+                "the tag listener, groups and backfills); runs already being written go on to "
+                "their end. Read at each run's start, from ``AIRFLOW__ACTIVITYSMITH__DISABLED`` "
+                "or airflow.cfg (re-read when it changes), so no restart is needed.",
+            ),
             "tag": _option(
                 "string",
                 "activitysmith",
