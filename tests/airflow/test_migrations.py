@@ -180,7 +180,7 @@ def test_a_scheduler_that_may_not_create_the_tables_says_so_once(sandbox: Any) -
     ) as found:
         port = found["pg_port"]
         for name in (*TABLES, VERSION_TABLE):  # the provider installed after the last migrate
-            _sql(port, f"DROP TABLE {name}")
+            _sql(port, f"DROP TABLE IF EXISTS {name}")
         _sql(port, LIMITED)
         env = dict(found["env"])
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = (

@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-from ._app import build_app
+from ._server import build_app
 from ._state import Faults, RecordedRequest, State
 
 __all__ = ["Faults", "RecordedRequest", "Sandbox"]

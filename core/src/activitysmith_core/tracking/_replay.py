@@ -1,4 +1,5 @@
-"""Replay of kept states: delivering what earlier flushes left on disk for this account.
+"""Kept states: writing what a flush could not deliver, and replaying what earlier flushes
+left on disk for this account.
 
 After a success (at once when the API had been down, else at most every 30 s) the sender
 claims the account's kept entries from the store — final states first — and delivers them; an
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ._jobs import FinalJob, Job, PushJob
 from ._signals import Signal, emit
 from ._stats import SenderStats, failure_detail
 from ._store import KeptStore
@@ -25,6 +27,22 @@ ROUNDS = 10
 
 class Replay:
     """Delivers the kept entries of one account."""
+
+    def keep(self, left: list[Job]) -> None:
+        """Write to disk the final states and pushes a flush could not deliver in time."""
+        for job in left:
+            if isinstance(job, FinalJob):
+                self._store.keep_final(job.key, job.put, job.end)
+            elif isinstance(job, PushJob):
+                self._store.keep_push(job.body())
+            emit(Signal("kept", job.kind, stream=job.stream))
+            self._stats.kept += 1
+        if left:
+            logger.warning(
+                "ActivitySmith: %d final state(s)/push(es) not delivered in time; kept for the "
+                "next run to deliver",
+                len(left),
+            )
 
     def __init__(self, store: KeptStore, stats: SenderStats) -> None:
         self._store = store

@@ -409,24 +409,9 @@ class Sender:
                     left.append(self._inflight)
             finally:
                 self._flush_end = None
-        self._keep(left)
+        self._replay.keep(left)
         emit(Signal("flush", value=time.monotonic() - started))
         return not left
-
-    def _keep(self, left: list[Job]) -> None:
-        for job in left:
-            if isinstance(job, FinalJob):
-                self.store.keep_final(job.key, job.put, job.end)
-            elif isinstance(job, PushJob):
-                self.store.keep_push(job.body())
-            emit(Signal("kept", job.kind, stream=job.stream))
-            self.stats.kept += 1
-        if left:
-            logger.warning(
-                "ActivitySmith: %d final state(s)/push(es) not delivered in time; kept for the "
-                "next run to deliver",
-                len(left),
-            )
 
     def _deliverable(self, end: float) -> int:
         """What a flush ending at ``end`` may still deliver: all that is queued, less the new
