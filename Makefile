@@ -61,7 +61,8 @@ test-airflow-min: env-airflow-min
 		--deselect tests/airflow/test_fold_subtitles.py \
 		--deselect tests/airflow/test_deadline.py::test_a_missed_deadline_pushes_from_the_triggerer \
 		--deselect tests/airflow/test_celery.py \
-		--deselect tests/airflow/test_quota.py
+		--deselect tests/airflow/test_quota.py \
+		--deselect tests/airflow/test_pg_restart.py
 
 test-prefect: env-prefect
 	.venv-prefect/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect
