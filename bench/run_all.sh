@@ -20,6 +20,8 @@ out=docs/benchmarks-latest.txt
   .venv-airflow/bin/python bench/airflow_db_load.py 2>/dev/null | grep -v '^\S*Z \['
   echo; echo "\$ .venv-airflow/bin/python bench/watcher_reads.py"
   .venv-airflow/bin/python bench/watcher_reads.py 2>/dev/null | grep -v '^\S*Z \['
+  echo; echo "\$ .venv-airflow/bin/python bench/scheduler_loop.py"
+  .venv-airflow/bin/python bench/scheduler_loop.py 2>/dev/null | grep -v '^\S*Z \['
   echo; echo "\$ .venv-prefect/bin/python bench/task_overhead_prefect.py"
   .venv-prefect/bin/python bench/task_overhead_prefect.py 2>/dev/null | grep -Ev '^[0-9]{2}:[0-9]{2}'
   echo; echo "\$ .venv-prefect/bin/python bench/prefect_api_load.py"
