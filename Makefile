@@ -62,7 +62,8 @@ test-airflow-min: env-airflow-min
 		--deselect tests/airflow/test_deadline.py::test_a_missed_deadline_pushes_from_the_triggerer \
 		--deselect tests/airflow/test_celery.py \
 		--deselect tests/airflow/test_quota.py \
-		--deselect tests/airflow/test_pg_restart.py
+		--deselect tests/airflow/test_pg_restart.py \
+		--deselect tests/airflow/test_off_switch.py::test_switched_off_while_a_scheduler_runs
 
 test-prefect: env-prefect
 	.venv-prefect/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect

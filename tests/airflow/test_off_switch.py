@@ -56,3 +56,35 @@ def test_a_bad_value_names_the_option(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW__ACTIVITYSMITH__DISABLED", "maybe")
     with pytest.raises(ValueError, match=r"\[activitysmith\] disabled: 'maybe'"):
         _switch.disabled()
+
+
+def test_switched_off_while_a_scheduler_runs(sandbox: Any) -> None:
+    """A real scheduler on PostgreSQL: a first run is tracked; ``disabled = True`` is then
+    written into the running deployment's airflow.cfg, and the next run sends nothing."""
+    from activitysmith_core import stream_key
+
+    from . import _cluster
+
+    if _cluster.PG is None:
+        pytest.skip("PostgreSQL is not installed")
+    with _cluster.cluster(sandbox, prefix="airflow-offswitch-", dags=("writer.py",)) as found:
+        first = _cluster.run(found, "ha4")
+        _cluster.wait_final(sandbox, stream_key("airflow", "ha4", first))
+        import configparser
+
+        cfg = found["home"] / "airflow.cfg"
+        parser = configparser.RawConfigParser(strict=False)
+        parser.read(cfg)  # Airflow wrote the file, [activitysmith] included
+        if not parser.has_section("activitysmith"):
+            parser.add_section("activitysmith")
+        parser.set("activitysmith", "disabled", "True")
+        with cfg.open("w") as out:
+            parser.write(out)
+        second = _cluster.run(found, "ha4")
+        import time
+
+        time.sleep(6)  # more than a lease pass after the run's end
+        key = stream_key("airflow", "ha4", second)
+        assert not [r for r in sandbox.requests if key in r.path], "nothing for the second run"
+        log = (found["root"] / "scheduler.log").read_text()
+        assert "tracking is switched off by [activitysmith] disabled" in log
