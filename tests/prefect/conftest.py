@@ -121,9 +121,9 @@ def wait_until_api_retried() -> None:
 
     for sender in list(Sender._registry.values()):
         deadline = time.monotonic() + 10
-        while sender._inflight is not None and time.monotonic() < deadline:
+        while sender.in_flight and time.monotonic() < deadline:
             time.sleep(0.05)  # a request still hanging from the outage reports back first
-        left = max(sender._down_until - time.monotonic(), sender.store.down_until() - time.time())
+        left = max(sender.down_for(), sender.store.down_until() - time.time())
         time.sleep(max(0.0, left) + 0.1)
 
 
