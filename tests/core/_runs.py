@@ -1,7 +1,9 @@
-"""Tracking-test helpers shared by the core's engine and delivery tests: a run, and options."""
+"""Tracking-test helpers shared by the core's engine, delivery and sender tests: a run,
+options, a bounded wait."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,3 +27,13 @@ def tracker_options(tmp_path: Path, **overrides: Any) -> TrackerOptions:
         "auto_dismiss_seconds": 30,
     }
     return TrackerOptions(**(fields | overrides))
+
+
+def wait_for(predicate: Any, seconds: float = 10.0) -> bool:
+    """Poll ``predicate`` every 20 ms for at most ``seconds``; its last value."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,40 +15,16 @@ import pytest
 from activitysmith_core import ActivitySmith
 from activitysmith_core.tracking import (
     Engine,
-    RunState,
     RunStatus,
     Sender,
-    Step,
     StepStatus,
     TrackerOptions,
 )
-from activitysmith_core.tracking._signals import Signal, subscribe
+from activitysmith_core.tracking._signals import Signal
+from tests.core._runs import run_state, wait_for
 
 S = StepStatus
 PROBE = 0.5
-
-
-def _run(run_id: str, *statuses: StepStatus, status: RunStatus = RunStatus.RUNNING) -> RunState:
-    return RunState(
-        "test", "etl", run_id, [Step(f"t{i}", s) for i, s in enumerate(statuses)], status=status
-    )
-
-
-def _wait(predicate: Any, seconds: float = 10.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
-
-
-@pytest.fixture
-def signals() -> Iterator[list[Signal]]:
-    seen: list[Signal] = []
-    unsubscribe = subscribe(seen.append)
-    yield seen
-    unsubscribe()
 
 
 def _engines(sandbox: Any, tmp_path: Path, count: int) -> list[Engine]:
@@ -91,16 +66,16 @@ def test_a_refused_key_across_five_runs_is_one_error_no_retries_and_resumes(
     def run(i: int) -> None:
         engine = engines[i]
         for step in range(1, 4):
-            engine.update(_run(f"a{i}", *([S.SUCCESS] * step), S.RUNNING))
+            engine.update(run_state(f"a{i}", *([S.SUCCESS] * step), S.RUNNING))
             time.sleep(0.15)
-        engine.finish(_run(f"a{i}", S.SUCCESS, status=RunStatus.SUCCESS))
+        engine.finish(run_state(f"a{i}", S.SUCCESS, status=RunStatus.SUCCESS))
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(5)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert _wait(lambda: sender.account_refuses == status)
+    assert wait_for(lambda: sender.account_refuses == status)
     time.sleep(1.5)
     assert sender.flush() is False  # nothing to wait for: kept at once
     elapsed = time.monotonic() - refused_at
@@ -125,19 +100,20 @@ def test_a_refused_key_across_five_runs_is_one_error_no_retries_and_resumes(
     # The account accepts the key again: the next request (a new run's) gets through, the
     # recovery is logged once and what was kept is delivered.
     sandbox.set_faults()
-    engines[0].update(_run("b", S.RUNNING))
-    assert _wait(lambda: any(s.name == "account_ok" for s in signals), 5.0)
+    engines[0].update(run_state("b", S.RUNNING))
+    assert wait_for(lambda: any(s.name == "account_ok" for s in signals), 5.0)
     assert sender.account_refuses is None
     assert any(
         f"accepts requests again (refused with {status} since" in r.getMessage()
         for r in caplog.records
     )
-    assert _wait(
+    assert wait_for(
         lambda: all(
-            sandbox.activities.get(_run(f"a{i}").key, {}).get("status") == "ended" for i in range(5)
+            sandbox.activities.get(run_state(f"a{i}").key, {}).get("status") == "ended"
+            for i in range(5)
         ),
         10.0,
-    ), {i: sandbox.activities.get(_run(f"a{i}").key, {}).get("status") for i in range(5)}
+    ), {i: sandbox.activities.get(run_state(f"a{i}").key, {}).get("status") for i in range(5)}
     assert sender.store.count() == 0
     assert len(_errors(caplog)) == 1
     Sender.reset_all()

@@ -4,8 +4,6 @@ and the flush."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,39 +12,15 @@ import pytest
 from activitysmith_core import ActivitySmith
 from activitysmith_core.tracking import (
     Engine,
-    RunState,
     RunStatus,
     Sender,
-    Step,
     StepStatus,
     TrackerOptions,
 )
-from activitysmith_core.tracking._signals import Signal, subscribe
+from activitysmith_core.tracking._signals import Signal
+from tests.core._runs import run_state, wait_for
 
 S = StepStatus
-
-
-def _run(run_id: str, *statuses: StepStatus, status: RunStatus = RunStatus.RUNNING) -> RunState:
-    return RunState(
-        "test", "etl", run_id, [Step(f"t{i}", s) for i, s in enumerate(statuses)], status=status
-    )
-
-
-def _wait(predicate: Any, seconds: float = 10.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
-
-
-@pytest.fixture
-def signals() -> Iterator[list[Signal]]:
-    seen: list[Signal] = []
-    unsubscribe = subscribe(seen.append)
-    yield seen
-    unsubscribe()
 
 
 @pytest.fixture
@@ -71,15 +45,15 @@ def _named(signals: list[Signal], name: str) -> list[Signal]:
 def test_failures_kept_states_replays_and_429s_are_signalled(
     sandbox: Any, options: TrackerOptions, signals: list[Signal]
 ) -> None:
-    a, b = _run("a").key, _run("b").key
+    a, b = run_state("a").key, run_state("b").key
     # A failing phase: every request answers 500; the run's final state is kept at the flush.
     sandbox.set_faults(error_rate=1.0, status=500)
     engine = _engine(sandbox, options)
-    engine.update(_run("a", S.RUNNING))
-    assert _wait(lambda: _named(signals, "failed"))
+    engine.update(run_state("a", S.RUNNING))
+    assert wait_for(lambda: _named(signals, "failed"))
     assert _named(signals, "failed")[0] == Signal("failed", "update", stream=a, detail="500")
-    engine.step_failed(_run("a", S.FAILED), "t0", "boom")
-    engine.finish(_run("a", S.FAILED, status=RunStatus.FAILED))
+    engine.step_failed(run_state("a", S.FAILED), "t0", "boom")
+    engine.finish(run_state("a", S.FAILED, status=RunStatus.FAILED))
     assert not engine.flush()
     assert {(s.kind, s.stream) for s in _named(signals, "kept")} == {("final", a), ("push", a)}
     flushes = _named(signals, "flush")
@@ -90,24 +64,26 @@ def test_failures_kept_states_replays_and_429s_are_signalled(
     Sender.reset_all()
     sandbox.set_faults(down=True)
     engine = _engine(sandbox, options)
-    engine.update(_run("b", S.RUNNING))
-    assert _wait(lambda: any(s.detail == "APIConnectionError" for s in _named(signals, "failed")))
+    engine.update(run_state("b", S.RUNNING))
+    assert wait_for(
+        lambda: any(s.detail == "APIConnectionError" for s in _named(signals, "failed"))
+    )
 
     # The API answers again: a new sender delivers, then replays what was kept.
     Sender.reset_all()
     sandbox.set_faults(rate_limit_burst=1, retry_after=1)
     engine = _engine(sandbox, options)
-    engine.update(_run("b", S.RUNNING, S.PENDING))
-    assert _wait(lambda: _named(signals, "sent"))
+    engine.update(run_state("b", S.RUNNING, S.PENDING))
+    assert wait_for(lambda: _named(signals, "sent"))
     assert _named(signals, "rate_limited") == [Signal("rate_limited", "update", stream=b)]
     assert Signal("failed", "update", stream=b, detail="429") in signals
     assert _named(signals, "sent")[0] == Signal("sent", "update", stream=b)
-    assert _wait(lambda: len(_named(signals, "replayed")) == 2)
+    assert wait_for(lambda: len(_named(signals, "replayed")) == 2)
     assert {(s.kind, s.stream) for s in _named(signals, "replayed")} == {
         ("final", a),
         ("push", None),
     }
-    engine.finish(_run("b", S.SUCCESS, S.SUCCESS, status=RunStatus.SUCCESS))
+    engine.finish(run_state("b", S.SUCCESS, S.SUCCESS, status=RunStatus.SUCCESS))
     assert engine.flush()
     assert Signal("sent", "final", stream=b) in signals
     assert sandbox.activities[a]["status"] == "ended"
@@ -119,8 +95,8 @@ def test_each_activity_that_begins_waiting_for_a_slot_is_signalled(
 ) -> None:
     engine = _engine(sandbox, options)
     for i in range(6):
-        engine.update(_run(f"w{i}", S.RUNNING))
-    assert _wait(lambda: len(_named(signals, "slot_wait")) == 2)
+        engine.update(run_state(f"w{i}", S.RUNNING))
+    assert wait_for(lambda: len(_named(signals, "slot_wait")) == 2)
     waits = _named(signals, "slot_wait")
     assert sorted(s.value for s in waits) == [1.0, 2.0]
     assert {s.stream for s in waits} == set(engine.sender.waiting_for_slot)

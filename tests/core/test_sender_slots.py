@@ -5,21 +5,12 @@ or because the back-off retry finds one another process freed."""
 from __future__ import annotations
 
 import itertools
-import time
 from pathlib import Path
 from typing import Any
 
 from activitysmith_core import ActivitySmith
 from activitysmith_core.tracking import Sender
-
-
-def _wait(predicate: Any, seconds: float = 10.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
+from tests.core._runs import wait_for
 
 
 def _body(step: int) -> dict[str, Any]:
@@ -53,10 +44,10 @@ def test_waiters_start_in_the_order_they_began_waiting(sandbox: Any, tmp_path: P
     waiters = [f"w{i}" for i in range(6)]
     for key in shown:
         sender.put_update(key, _body(1), 0.0)
-    assert _wait(lambda: sandbox.state.active_count() == 4)
+    assert wait_for(lambda: sandbox.state.active_count() == 4)
     for key in waiters:
         sender.put_update(key, _body(1), 0.0)
-        assert _wait(lambda k=key: k in sender.waiting_for_slot)  # type: ignore[misc]
+        assert wait_for(lambda k=key: k in sender.waiting_for_slot)  # type: ignore[misc]
     assert sender.waiting_for_slot == waiters
 
     def started(key: str) -> bool:
@@ -64,14 +55,14 @@ def test_waiters_start_in_the_order_they_began_waiting(sandbox: Any, tmp_path: P
 
     # One of ours ends: the oldest waiting takes its slot at once.
     sender.put_final("f0", _body(5), _end())
-    assert _wait(lambda: started("w0"))
+    assert wait_for(lambda: started("w0"))
     # Another process ends one: the back-off retry, one request for the oldest, finds it.
     client.live_activities.end_stream("f1", _end())
-    assert _wait(lambda: started("w1"), 40.0)
+    assert wait_for(lambda: started("w1"), 40.0)
     # Then ours free slots one at a time.
     for ending, starting in [("f2", "w2"), ("f3", "w3"), ("w0", "w4"), ("w1", "w5")]:
         sender.put_final(ending, _body(5), _end())
-        assert _wait(lambda k=starting: started(k)), starting  # type: ignore[misc]
+        assert wait_for(lambda k=starting: started(k)), starting  # type: ignore[misc]
     assert not sender.waiting_for_slot
     starts = [_first_start(sandbox, key) or 0 for key in waiters]
     assert starts == sorted(starts), starts
