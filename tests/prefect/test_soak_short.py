@@ -11,7 +11,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 def test_short_soak() -> None:
+    # The session's real Prefect server, not an ephemeral one started under CI load.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_API_URL"] = os.environ["PREFECT_API_URL"]
     out = subprocess.run(
         [sys.executable, str(BENCH / "soak_prefect.py"), "3"],
         capture_output=True,
