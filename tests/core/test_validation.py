@@ -7,7 +7,13 @@ from typing import Any
 import httpx
 import pytest
 
-from activitysmith_core import ActivitySmith, AsyncActivitySmith, check_base_url, split_channels
+from activitysmith_core import (
+    ActivitySmith,
+    AsyncActivitySmith,
+    check_base_url,
+    parse_flag,
+    split_channels,
+)
 from activitysmith_core.errors import ConfigurationError, ValidationError
 from tests.base_urls import BASE_URL_RULE
 
@@ -272,3 +278,17 @@ def test_channel_lists_split_one_way() -> None:
     assert split_channels("ops, data ,") == ["ops", "data"]
     assert split_channels(" , ") == []
     assert split_channels([" ops", "", 3]) == ["ops", "", 3]
+
+
+ON = ["1", "TRUE", " yes ", "on", "t", "y"]
+OFF = ["0", "False", "no", "off", "", "n"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [(v, True) for v in ON] + [(v, False) for v in OFF])
+def test_parse_flag_reads_the_usual_spellings(value: str, expected: bool) -> None:
+    assert parse_flag(value, field="switch") is expected
+
+
+def test_parse_flag_names_the_field_and_where_the_value_came_from() -> None:
+    with pytest.raises(ConfigurationError, match=r"^switch: 'maybe' is not one of .* \(env\)$"):
+        parse_flag("maybe", field="switch", source="env")

@@ -15,24 +15,18 @@ import logging
 import os
 import threading
 
+from activitysmith_core import parse_flag
+
 log = logging.getLogger("activitysmith_airflow.tracking")
 
 _ENV = "AIRFLOW__ACTIVITYSMITH__DISABLED"
-_TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
-_FALSE = frozenset({"0", "false", "no", "off", "f", "n", ""})
-
 _cache: tuple[str, float, bool | None] | None = None
 _last: bool | None = None
 _lock = threading.Lock()
 
 
 def _parse(value: str, where: str) -> bool:
-    text = value.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"[activitysmith] disabled: {value!r} is not a boolean ({where})")
+    return parse_flag(value, field="[activitysmith] disabled", source=where)
 
 
 def _from_file(path: str) -> bool | None:

@@ -19,25 +19,33 @@ RUN_LEASE = "activitysmith_run_lease"
 GROUP_RUN = "activitysmith_group_run"
 GROUP_LEASE = "activitysmith_group_lease"
 
-run_leases = Table(
-    RUN_LEASE,
-    metadata,
-    Column("dag_id", String(250), primary_key=True),
-    Column("run_id", String(250), primary_key=True),
-    Column("attempt", Integer, primary_key=True, autoincrement=False),
-    Column("owner", String(250), nullable=False),
-    Column("expires_at", Float, nullable=False),
-    Column("final_sent", Boolean, nullable=False, default=False),
-    Column("updated_at", Float, nullable=False),
-)
+
+def _attempt() -> list[Column]:
+    """A run attempt's key: what a run lease and a group's run name."""
+    return [
+        Column("dag_id", String(250), primary_key=True),
+        Column("run_id", String(250), primary_key=True),
+        Column("attempt", Integer, primary_key=True, autoincrement=False),
+    ]
+
+
+def _holder() -> list[Column]:
+    """Who holds a lease, until when, and whether the final state went."""
+    return [
+        Column("owner", String(250), nullable=False),
+        Column("expires_at", Float, nullable=False),
+        Column("final_sent", Boolean, nullable=False, default=False),
+        Column("updated_at", Float, nullable=False),
+    ]
+
+
+run_leases = Table(RUN_LEASE, metadata, *_attempt(), *_holder())
 
 group_runs = Table(
     GROUP_RUN,
     metadata,
     Column("grp", String(100), primary_key=True),
-    Column("dag_id", String(250), primary_key=True),
-    Column("run_id", String(250), primary_key=True),
-    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    *_attempt(),
     Column("conn_id", String(250), nullable=False),
     Column("options", Text, nullable=False),
     Column("added_at", Float, nullable=False),
@@ -48,10 +56,7 @@ group_leases = Table(
     metadata,
     Column("grp", String(100), primary_key=True),
     Column("window", String(250), primary_key=True),
-    Column("owner", String(250), nullable=False),
-    Column("expires_at", Float, nullable=False),
-    Column("final_sent", Boolean, nullable=False, default=False),
-    Column("updated_at", Float, nullable=False),
+    *_holder(),
 )
 
 TABLES = (RUN_LEASE, GROUP_RUN, GROUP_LEASE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ._config import DEFAULT_BASE_URL, check_base_url, is_loopback, split_channels
+from ._config import DEFAULT_BASE_URL, check_base_url, is_loopback, parse_flag, split_channels
 from ._keys import stream_key
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ __all__ = [
     "__version__",
     "check_base_url",
     "is_loopback",
+    "parse_flag",
     "split_channels",
     "stream_key",
 ]

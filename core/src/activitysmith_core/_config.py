@@ -1,4 +1,5 @@
-"""The settings rules every caller shares: the base URL (http only to loopback) and channel lists.
+"""The settings rules every caller shares: the base URL (http only to loopback), channel lists
+and on/off switches.
 
 The client, the Airflow hook and the Prefect webhook block all call these, so the rule that keeps
 the API key off plain http is written once. Light on purpose (no httpx, no pydantic): the Airflow
@@ -15,7 +16,10 @@ from urllib.parse import urlsplit
 from ._constants import DEFAULT_BASE_URL
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_BASE_URL", "check_base_url", "is_loopback", "split_channels"]
+__all__ = ["DEFAULT_BASE_URL", "check_base_url", "is_loopback", "parse_flag", "split_channels"]
+
+_TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
+_FALSE = frozenset({"0", "false", "no", "off", "f", "n", ""})
 
 
 def is_loopback(host: str) -> bool:
@@ -62,3 +66,20 @@ def split_channels(value: Any) -> list[Any] | None:
     if not isinstance(value, Iterable):
         return [value]
     return [c.strip() if isinstance(c, str) else c for c in value]
+
+
+def parse_flag(value: str, *, field: str, source: str | None = None) -> bool:
+    """An on/off setting: true/1/yes/on or false/0/no/off (any case; empty is off).
+
+    Raises ``ConfigurationError`` (a ``ValueError``) whose message starts with ``field`` and
+    ends with where the value came from (``source``), if given.
+    """
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    where = f" ({source})" if source else ""
+    raise ConfigurationError(
+        f"{field}: {value!r} is not one of true, 1, yes, on, false, 0, no, off{where}"
+    )

@@ -19,32 +19,6 @@ else:  # pragma: no cover - Python 3.10
 if TYPE_CHECKING:
     from . import models as m
 
-__all__ = [
-    "Action",
-    "ActionType",
-    "ActivityMetric",
-    "ActivityType",
-    "AlertPayload",
-    "Badge",
-    "ChannelTarget",
-    "Color",
-    "ContentFields",
-    "ContentState",
-    "HttpMethod",
-    "Icon",
-    "InterruptionLevel",
-    "LiveActivityEndParams",
-    "LiveActivityStartParams",
-    "LiveActivityStreamEndParams",
-    "LiveActivityStreamParams",
-    "LiveActivityUpdateParams",
-    "Metadata",
-    "MetadataValue",
-    "PushNotificationParams",
-    "PushNotificationReplaceParams",
-    "Target",
-]
-
 Color = Literal[
     "lime", "green", "cyan", "blue", "purple", "magenta", "red", "orange", "yellow", "gray"
 ]

@@ -20,15 +20,17 @@ def include_object(_: Any, name: str | None, type_: str, *args: Any) -> bool:
     return not (type_ == "table" and name not in target_metadata.tables)
 
 
+# Both modes: the provider's tables only, batch mode for SQLite, its own version table.
+COMMON: dict[str, Any] = {
+    "target_metadata": target_metadata,
+    "render_as_batch": True,
+    "version_table": version_table,
+    "include_object": include_object,
+}
+
+
 def run_migrations_offline() -> None:
-    context.configure(
-        url=settings.SQL_ALCHEMY_CONN,
-        target_metadata=target_metadata,
-        literal_binds=True,
-        render_as_batch=True,
-        version_table=version_table,
-        include_object=include_object,
-    )
+    context.configure(url=settings.SQL_ALCHEMY_CONN, literal_binds=True, **COMMON)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -40,13 +42,7 @@ def run_migrations_online() -> None:
             assert settings.engine is not None
             connection = stack.enter_context(settings.engine.connect())
         context.configure(
-            connection=connection,
-            transaction_per_migration=True,
-            target_metadata=target_metadata,
-            compare_type=True,
-            include_object=include_object,
-            render_as_batch=True,
-            version_table=version_table,
+            connection=connection, transaction_per_migration=True, compare_type=True, **COMMON
         )
         with context.begin_transaction():
             context.run_migrations()

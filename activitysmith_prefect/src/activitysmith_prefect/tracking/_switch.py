@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import os
 
+from activitysmith_core import parse_flag
+
 ENV = "ACTIVITYSMITH_DISABLED"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
 def disabled() -> bool:
     """Whether tracking is switched off now; ``ValueError`` naming the variable for a value
     that is neither true/1/yes/on nor false/0/no/off (or empty)."""
-    value = os.environ.get(ENV, "")
-    text = value.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"{ENV}: {value!r} is not one of true, 1, yes, on, false, 0, no, off")
+    return parse_flag(os.environ.get(ENV, ""), field=ENV)

@@ -25,25 +25,31 @@ def _missing(name: str) -> bool:
     return not sa.inspect(op.get_bind()).has_table(name)
 
 
+def _attempt() -> list[sa.Column]:
+    return [
+        sa.Column("dag_id", sa.String(250), primary_key=True),
+        sa.Column("run_id", sa.String(250), primary_key=True),
+        sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
+    ]
+
+
+def _holder() -> list[sa.Column]:
+    return [
+        sa.Column("owner", sa.String(250), nullable=False),
+        sa.Column("expires_at", sa.Float, nullable=False),
+        sa.Column("final_sent", sa.Boolean, nullable=False),
+        sa.Column("updated_at", sa.Float, nullable=False),
+    ]
+
+
 def upgrade() -> None:
     if _missing("activitysmith_run_lease"):
-        op.create_table(
-            "activitysmith_run_lease",
-            sa.Column("dag_id", sa.String(250), primary_key=True),
-            sa.Column("run_id", sa.String(250), primary_key=True),
-            sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
-            sa.Column("owner", sa.String(250), nullable=False),
-            sa.Column("expires_at", sa.Float, nullable=False),
-            sa.Column("final_sent", sa.Boolean, nullable=False),
-            sa.Column("updated_at", sa.Float, nullable=False),
-        )
+        op.create_table("activitysmith_run_lease", *_attempt(), *_holder())
     if _missing("activitysmith_group_run"):
         op.create_table(
             "activitysmith_group_run",
             sa.Column("grp", sa.String(100), primary_key=True),
-            sa.Column("dag_id", sa.String(250), primary_key=True),
-            sa.Column("run_id", sa.String(250), primary_key=True),
-            sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
+            *_attempt(),
             sa.Column("conn_id", sa.String(250), nullable=False),
             sa.Column("options", sa.Text, nullable=False),
             sa.Column("added_at", sa.Float, nullable=False),
@@ -53,10 +59,7 @@ def upgrade() -> None:
             "activitysmith_group_lease",
             sa.Column("grp", sa.String(100), primary_key=True),
             sa.Column("window", sa.String(250), primary_key=True),
-            sa.Column("owner", sa.String(250), nullable=False),
-            sa.Column("expires_at", sa.Float, nullable=False),
-            sa.Column("final_sent", sa.Boolean, nullable=False),
-            sa.Column("updated_at", sa.Float, nullable=False),
+            *_holder(),
         )
 
 
