@@ -21,6 +21,7 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from activitysmith_core import DEFAULT_BASE_URL
 from activitysmith_core.console import render_activity, render_push
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,12 @@ def _prefect_env(key: str, url: str) -> dict[str, str]:
         "ACTIVITYSMITH_API_KEY": key,
         "ACTIVITYSMITH_BASE_URL": url,
     }
+
+
+def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _migrate(env: dict[str, str]) -> None:
@@ -133,7 +140,7 @@ def main() -> int:
     key = os.environ.get("ACTIVITYSMITH_API_KEY")
     sandbox = None
     if key:
-        url = os.environ.get("ACTIVITYSMITH_BASE_URL", "https://activitysmith.com/api")
+        url = os.environ.get("ACTIVITYSMITH_BASE_URL", DEFAULT_BASE_URL)
         console.print(
             f"[bold yellow]ACTIVITYSMITH_API_KEY is set: sending to {url} (your real devices).[/]"
         )
@@ -150,30 +157,20 @@ def main() -> int:
 
     airflow_env = _airflow_env(key, url)
     _migrate(airflow_env)
+    airflow = str(ROOT / ".venv-airflow/bin/airflow")
     jobs = {
-        "Airflow DAG activitysmith_etl": subprocess.Popen(
-            [str(ROOT / ".venv-airflow/bin/airflow"), "dags", "test", "activitysmith_etl"],
-            env=airflow_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        "Airflow DAG activitysmith_etl": _spawn(
+            [airflow, "dags", "test", "activitysmith_etl"], airflow_env
         ),
-        "Airflow DAG activitysmith_warehouse (48 tasks, folded)": subprocess.Popen(
-            [str(ROOT / ".venv-airflow/bin/airflow"), "dags", "test", "activitysmith_warehouse"],
-            env=airflow_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        "Airflow DAG activitysmith_warehouse (48 tasks, folded)": _spawn(
+            [airflow, "dags", "test", "activitysmith_warehouse"], airflow_env
         ),
-        "Prefect flow etl_flow": subprocess.Popen(
+        "Prefect flow etl_flow": _spawn(
             [
                 str(ROOT / ".venv-prefect/bin/python"),
                 str(ROOT / "dags_examples/prefect/etl_flow.py"),
             ],
-            env=_prefect_env(key, url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            _prefect_env(key, url),
         ),
     }
     watcher = Watcher(admin)

@@ -6,6 +6,7 @@ import os
 
 from prefect import flow
 
+from activitysmith_core import DEFAULT_BASE_URL
 from activitysmith_prefect import (
     ActivitySmith,
     end_live_activity,
@@ -18,7 +19,7 @@ from activitysmith_prefect import (
 def notify_flow(version: str = "2.3.0") -> None:
     block = ActivitySmith(
         api_key=os.environ["ACTIVITYSMITH_API_KEY"],
-        base_url=os.environ.get("ACTIVITYSMITH_BASE_URL", "https://activitysmith.com/api"),
+        base_url=os.environ.get("ACTIVITYSMITH_BASE_URL", DEFAULT_BASE_URL),
     )
     send_push(
         f"Releasing {version}", block=block, message="Build started", interruption_level="passive"

@@ -17,6 +17,18 @@ DB_MANAGER = "activitysmith_airflow.db_manager.ActivitySmithDBManager"
 """Found by Airflow 3.2+ (``db-managers``); on 3.1 named in ``[database] external_db_managers``."""
 
 
+HIDDEN_FIELDS = ("schema", "port", "login", "extra")
+RELABELING = {"host": "Base URL", "password": "API key"}
+"""The connection form's shape, for Airflow 3.2+ (here) and 3.1 (the hook's method)."""
+
+
+def placeholders() -> dict[str, str]:
+    """The connection form's placeholders (the default base URL among them)."""
+    from activitysmith_core._constants import DEFAULT_BASE_URL
+
+    return {"host": DEFAULT_BASE_URL, "password": "ask_...", "channels": "ops, data-team"}
+
+
 def _option(kind: str, default: str, example: str, description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -161,13 +173,9 @@ def get_provider_info() -> dict[str, Any]:
                     },
                 },
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login", "extra"],
-                    "relabeling": {"host": "Base URL", "password": "API key"},
-                    "placeholders": {
-                        "host": "https://activitysmith.com/api",
-                        "password": "ask_...",
-                        "channels": "ops, data-team",
-                    },
+                    "hidden-fields": list(HIDDEN_FIELDS),
+                    "relabeling": dict(RELABELING),
+                    "placeholders": placeholders(),
                 },
             }
         ],

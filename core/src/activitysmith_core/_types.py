@@ -150,13 +150,20 @@ class _ActivityCommon(TypedDict, total=False):
     metadata: Metadata
 
 
-class LiveActivityStreamParams(_ActivityCommon, total=False):
-    """A whole stream PUT body, for ``live_activities.stream(key, body)``."""
-
+class _NewActivity(_ActivityCommon, total=False):
     content_state: Required[ContentState]
     alert: AlertPayload
     channels: Sequence[str] | str
     target: ChannelTarget
+
+
+class _KnownActivity(_ActivityCommon, total=False):
+    activity_id: Required[str]
+    content_state: Required[ContentState]
+
+
+class LiveActivityStreamParams(_NewActivity, total=False):
+    """A whole stream PUT body, for ``live_activities.stream(key, body)``."""
 
 
 class LiveActivityStreamEndParams(_ActivityCommon, total=False):
@@ -166,24 +173,13 @@ class LiveActivityStreamEndParams(_ActivityCommon, total=False):
     alert: AlertPayload
 
 
-class LiveActivityStartParams(_ActivityCommon, total=False):
+class LiveActivityStartParams(_NewActivity, total=False):
     """A whole legacy start body, for ``live_activities.start(body)``."""
 
-    content_state: Required[ContentState]
-    alert: AlertPayload
-    channels: Sequence[str] | str
-    target: ChannelTarget
 
-
-class LiveActivityUpdateParams(_ActivityCommon, total=False):
+class LiveActivityUpdateParams(_KnownActivity, total=False):
     """A whole legacy update body, for ``live_activities.update(body)``."""
 
-    activity_id: Required[str]
-    content_state: Required[ContentState]
 
-
-class LiveActivityEndParams(_ActivityCommon, total=False):
+class LiveActivityEndParams(_KnownActivity, total=False):
     """A whole legacy end body, for ``live_activities.end(body)``."""
-
-    activity_id: Required[str]
-    content_state: Required[ContentState]

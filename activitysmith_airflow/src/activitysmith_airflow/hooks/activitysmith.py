@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
+from activitysmith_airflow.get_provider_info import HIDDEN_FIELDS, RELABELING, placeholders
 from activitysmith_core import DEFAULT_BASE_URL, check_base_url, is_loopback, split_channels
 
 if TYPE_CHECKING:
@@ -192,13 +193,9 @@ class ActivitySmithHook(BaseHook):
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Hide irrelevant fields and relabel the rest (Airflow 3.1 form)."""
         return {
-            "hidden_fields": ["schema", "port", "login", "extra"],
-            "relabeling": {"host": "Base URL", "password": "API key"},
-            "placeholders": {
-                "host": DEFAULT_BASE_URL,
-                "password": "ask_...",
-                "channels": "ops, data-team",
-            },
+            "hidden_fields": list(HIDDEN_FIELDS),
+            "relabeling": dict(RELABELING),
+            "placeholders": placeholders(),
         }
 
 

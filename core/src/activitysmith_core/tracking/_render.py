@@ -326,6 +326,19 @@ def first_line(error: object) -> str | None:
     return line[:500] or None
 
 
+def _run_push(
+    run: RunState, options: TrackerOptions, title: str, message: str, link: str | None = None
+) -> dict[str, Any]:
+    """A push about ``run``: subtitled with its run id, opening ``link`` or else the run."""
+    return _push(
+        options,
+        title=title,
+        subtitle=f"Run {run.run_id}",
+        message=message,
+        redirection=link or run.url,
+    )
+
+
 def _push(options: TrackerOptions, **fields: Any) -> dict[str, Any]:
     link = fields.get("redirection")
     if not (isinstance(link, str) and link.lower().startswith(("http://", "https://"))):
@@ -350,13 +363,7 @@ def failure_push(
     verb = "will retry" if retrying else "failed"
     if not failures:
         label = END_BADGE.get(run.status, ("failed", ""))[0].lower()
-        return _push(
-            options,
-            title=f"{name}: {label}",
-            subtitle=f"Run {run.run_id}",
-            message="No error message",
-            redirection=run.url,
-        )
+        return _run_push(run, options, f"{name}: {label}", "No error message")
     steps = [f.step for f in failures]
     first = next((f for f in failures if f.error), failures[0])
     if len(set(steps)) == 1:
@@ -370,13 +377,7 @@ def failure_push(
         if first.error:
             message += f". {first.step}: {first.error}"
         link = run.url or first.log_url
-    return _push(
-        options,
-        title=title,
-        subtitle=f"Run {run.run_id}",
-        message=message[:1000],
-        redirection=link or run.url,
-    )
+    return _run_push(run, options, title, message[:1000], link)
 
 
 def run_failure_push(run: RunState, error: object, options: TrackerOptions) -> dict[str, Any]:
@@ -388,12 +389,11 @@ def run_failure_push(run: RunState, error: object, options: TrackerOptions) -> d
 
 def success_push(run: RunState, options: TrackerOptions) -> dict[str, Any]:
     total = max(run.total_steps or options.total_steps or 0, len(run.steps))
-    return _push(
+    return _run_push(
+        run,
         options,
-        title=f"{title_of(run, options)} succeeded",
-        subtitle=f"Run {run.run_id}",
-        message=f"{len(run.finished_steps)}/{total} steps done",
-        redirection=run.url,
+        f"{title_of(run, options)} succeeded",
+        f"{len(run.finished_steps)}/{total} steps done",
     )
 
 
@@ -402,12 +402,11 @@ def deadline_push(run: RunState, options: TrackerOptions) -> dict[str, Any]:
     when = ""
     if run.deadline_at is not None:
         when = time.strftime(" %H:%M", time.gmtime(run.deadline_at))
-    return _push(
+    return _run_push(
+        run,
         options,
-        title=f"{title_of(run, options)} missed its{when} deadline",
-        subtitle=f"Run {run.run_id}",
-        message=f"Still running: {len(run.finished_steps)}/{len(run.steps)} steps done",
-        redirection=run.url,
+        f"{title_of(run, options)} missed its{when} deadline",
+        f"Still running: {len(run.finished_steps)}/{len(run.steps)} steps done",
     )
 
 
