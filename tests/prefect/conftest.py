@@ -119,7 +119,7 @@ def wait_until_api_retried() -> None:
     """Sleep through the senders' cool-down after an outage, so the next run reaches the API."""
     from activitysmith_core.tracking import Sender
 
-    for sender in list(Sender._registry.values()):
+    for sender in Sender.all():
         deadline = time.monotonic() + 10
         while sender.in_flight and time.monotonic() < deadline:
             time.sleep(0.05)  # a request still hanging from the outage reports back first

@@ -11,13 +11,12 @@ the account, and delivered by the next sender of that account that reaches the A
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import threading
 import time
 from typing import Any
 
+from . import _registry
 from ._account import REFUSALS, Account
 from ._breaker import Breaker
 from ._jobs import FinalJob, Job, JobQueue, PushJob, Render, UpdateJob
@@ -40,9 +39,6 @@ _WHAT = {"update": "Live Activity update", "final": "final state", "push": "push
 class Sender:
     """Delivers the Live Activity states and pushes of one account for this process."""
 
-    _registry: dict[str, Sender] = {}
-    _registry_lock = threading.Lock()
-
     def __init__(self, client: Any, binding: Binding, *, state_dir: str | None = None) -> None:
         self.binding = binding
         self._client = client
@@ -63,23 +59,26 @@ class Sender:
         self.request_timeout = 5.0
         self.deadline = 10.0
 
-    # -- registry -------------------------------------------------------------------------------
+    # -- one per process and account (:mod:`._registry`) ------------------------------------
     @classmethod
     def for_client(cls, client: Any, *, state_dir: str | None = None) -> Sender:
         """The process's sender for the client's account (base URL and key)."""
         binding = binding_of(client)
-        with cls._registry_lock:
-            sender = cls._registry.get(binding.id)
-            if sender is None:
-                root = state_dir if state_dir is not None else default_state_dir()
-                sender = cls(client, binding, state_dir=root)
-                cls._registry[binding.id] = sender
-            return sender
+        root = state_dir if state_dir is not None else default_state_dir()
+        return _registry.get_or_create(binding.id, lambda: cls(client, binding, state_dir=root))
+
+    @classmethod
+    def all(cls) -> list[Sender]:
+        """Every sender of this process."""
+        return _registry.senders()
+
+    reset_all = staticmethod(_registry.reset_all)
+    flush_all = staticmethod(_registry.flush_all)
 
     @property
     def current(self) -> bool:
         """Whether this is still the process's sender for its account (not closed, not reset)."""
-        return not self._closed and Sender._registry.get(self.binding.id) is self
+        return not self._closed and _registry.is_current(self.binding.id, self)
 
     @property
     def in_flight(self) -> bool:
@@ -427,44 +426,3 @@ class Sender:
             self._closed = True
             self._queue.clear()
             self._cond.notify_all()
-
-    @classmethod
-    def reset_all(cls) -> None:
-        """Forget every sender of this process (tests; a forked child)."""
-        with cls._registry_lock:
-            senders = list(cls._registry.values())
-            cls._registry = {}
-        for sender in senders:
-            sender.close()
-
-    @classmethod
-    def flush_all(cls, deadline: float | None = None) -> bool:
-        """Flush every sender of this process under one total deadline."""
-        with cls._registry_lock:
-            senders = list(cls._registry.values())
-        if not senders:
-            return True
-        total = deadline if deadline is not None else max(s.deadline for s in senders)
-        end = time.monotonic() + total
-        ok = True
-        for sender in senders:
-            ok = sender.flush(max(0.0, end - time.monotonic())) and ok
-        return ok
-
-
-def _flush_at_exit() -> None:
-    try:
-        Sender.flush_all()
-    except Exception as exc:  # pragma: no cover - interpreter shutdown
-        logger.warning("ActivitySmith: final flush failed: %r", exc)
-
-
-def _forget_after_fork() -> None:
-    # A forked child (an Airflow task process) must not inherit queues, threads or locks.
-    Sender._registry = {}
-    Sender._registry_lock = threading.Lock()
-
-
-atexit.register(_flush_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
