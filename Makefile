@@ -5,11 +5,12 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_FLAGS ?= -q
 export UV_LINK_MODE := copy
 
-.PHONY: help uv env-core env-airflow env-airflow-min env-prefect env-prefect-38 env-prefect-min lint typecheck test test-core test-airflow test-airflow-min test-prefect test-prefect-38 test-prefect-min dist test-dist demo bench soak clean
+.PHONY: help uv env-core env-airflow env-airflow-min env-prefect env-prefect-38 env-prefect-min lint typecheck test test-core test-airflow test-airflow-min test-prefect test-prefect-38 test-prefect-min test-deploy dist test-dist demo bench soak clean
 
 help:
 	@echo "make demo   - run the example DAG and flow against the embedded sandbox"
 	@echo "make test   - lint, type-check and run every test suite"
+	@echo "make test-deploy - the real-deployment tests (PostgreSQL, schedulers, Celery)"
 	@echo "make bench  - benchmarks (writes docs/benchmarks.md)"
 	@echo "make soak   - long fault-injection soak"
 
@@ -46,24 +47,30 @@ typecheck: env-core env-airflow env-prefect
 test-core: env-core
 	.venv-core/bin/python -m pytest $(PYTEST_FLAGS) tests/core
 
-test-airflow: env-airflow
-	.venv-airflow/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow
+# Real deployments (PostgreSQL, the API server, one or two schedulers, the triggerer, Celery
+# workers) and the short soak: `make test-deploy`, run by CI after `make test`.
+DEPLOY := tests/airflow/test_celery.py tests/airflow/test_concurrency_postgres.py \
+	tests/airflow/test_groups.py tests/airflow/test_migrations.py tests/airflow/test_pg_restart.py \
+	tests/airflow/test_single_writer.py tests/airflow/test_soak_short.py \
+	tests/airflow/test_off_switch.py::test_switched_off_while_a_scheduler_runs \
+	tests/airflow/test_deadline.py::test_a_missed_deadline_pushes_from_the_triggerer
+NOT_DEPLOY := $(foreach t,$(DEPLOY),--deselect $(t))
 
-# Airflow 3.1, the oldest supported: the provider, listener and run tests; the real-deployment,
-# outage-timing and folding tests (the core's, slow on 3.1's dags test) run on the newest.
+test-airflow: env-airflow
+	.venv-airflow/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow $(NOT_DEPLOY)
+
+# Airflow 3.1, the oldest supported: the provider, listener and run tests; the outage-timing,
+# quota and folding tests (the core's, slow on 3.1's dags test) run on the newest.
 test-airflow-min: env-airflow-min
-	.venv-airflow-min/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow \
-		--deselect tests/airflow/test_soak_short.py \
-		--deselect tests/airflow/test_concurrency_postgres.py \
-		--deselect tests/airflow/test_single_writer.py \
-		--deselect tests/airflow/test_groups.py \
+	.venv-airflow-min/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow $(NOT_DEPLOY) \
 		--deselect tests/airflow/test_faults.py::test_an_outage_costs_a_run_at_most_one_deadline \
 		--deselect tests/airflow/test_fold_subtitles.py \
-		--deselect tests/airflow/test_deadline.py::test_a_missed_deadline_pushes_from_the_triggerer \
-		--deselect tests/airflow/test_celery.py \
-		--deselect tests/airflow/test_quota.py \
-		--deselect tests/airflow/test_pg_restart.py \
-		--deselect tests/airflow/test_off_switch.py::test_switched_off_while_a_scheduler_runs
+		--deselect tests/airflow/test_quota.py
+
+# The deployments on the newest Airflow; the provider's migrations on 3.1 too.
+test-deploy: env-airflow env-airflow-min
+	.venv-airflow/bin/python -m pytest $(PYTEST_FLAGS) $(DEPLOY)
+	.venv-airflow-min/bin/python -m pytest $(PYTEST_FLAGS) tests/airflow/test_migrations.py
 
 test-prefect: env-prefect
 	.venv-prefect/bin/python -m pytest $(PYTEST_FLAGS) tests/prefect
