@@ -22,17 +22,10 @@ import tracemalloc
 import httpx
 
 from activitysmith_core import ActivitySmith
+from activitysmith_core import tracking as t
 from activitysmith_core.sandbox import DEFAULT_KEY
-from activitysmith_core.tracking import (
-    Engine,
-    RunState,
-    RunStatus,
-    Step,
-    StepStatus,
-    TrackerOptions,
-)
 
-S = StepStatus
+S = t.StepStatus
 
 
 def _free_port() -> int:
@@ -41,26 +34,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run(i: int, *steps: StepStatus, status: RunStatus = RunStatus.RUNNING) -> RunState:
-    return RunState(
+def _run(i: int, *steps: t.StepStatus, status: t.RunStatus = t.RunStatus.RUNNING) -> t.RunState:
+    return t.RunState(
         "bench",
         "nightly_etl",
         f"scheduled__2026-12-04T00:00:00+00:00__{i}",
-        [Step(f"task_{n:02d}", s) for n, s in enumerate(steps)],
+        [t.Step(f"task_{n:02d}", s) for n, s in enumerate(steps)],
         status=status,
         title="nightly_etl",
         url=f"http://airflow.example/dags/nightly_etl/runs/{i}",
     )
 
 
-def _track(engine: Engine, first: int, count: int) -> None:
+def _track(engine: t.Engine, first: int, count: int) -> None:
     for i in range(first, first + count):
         engine.update(_run(i, S.RUNNING, S.PENDING, S.PENDING))
         engine.update(_run(i, S.SUCCESS, S.RUNNING, S.PENDING))
         if i % 7 == 0:
             engine.step_failed(_run(i, S.SUCCESS, S.FAILED, S.PENDING), "task_01", "disk full")
         end = S.FAILED if i % 7 == 0 else S.SUCCESS
-        status = RunStatus.FAILED if i % 7 == 0 else RunStatus.SUCCESS
+        status = t.RunStatus.FAILED if i % 7 == 0 else t.RunStatus.SUCCESS
         engine.finish(_run(i, S.SUCCESS, end, S.SUCCESS, status=status))
         if i % 100 == 99:
             engine.flush(30)
@@ -85,14 +78,14 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.05)
-        options = TrackerOptions(
+        options = t.TrackerOptions(
             interval=0.01,
             push_window=0.0,
             state_dir=tempfile.mkdtemp(prefix="bench-mem-"),
             auto_dismiss_seconds=5,
         )
         tracemalloc.start(1)  # before the warm-up: what it allocates and later frees counts
-        engine = Engine(ActivitySmith(DEFAULT_KEY, base_url=base), options)
+        engine = t.Engine(ActivitySmith(DEFAULT_KEY, base_url=base), options)
         warm_up = 600  # past every bounded cache (256 ended streams and runs)
         _track(engine, 0, warm_up)
         gc.collect()
