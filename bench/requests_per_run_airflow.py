@@ -14,9 +14,7 @@ The goal: inside the quotas, no 429, and the right final state.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _airflow
-from client_throughput import KEY, free_port
+from _sandbox import KEY, start_sandbox
 
 QUOTAS = {"live_activity": 300, "push": 60}
 WINDOW = 60.0
@@ -75,24 +73,6 @@ SCENARIOS = [
 ]
 
 
-def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    exe = os.path.join(os.path.dirname(sys.executable), "activitysmith-sandbox")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--api-key", KEY, "--rate-limits", json.dumps(QUOTAS)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.post(f"{url}/_sandbox/reset", timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError("sandbox did not start")
-
-
 def busiest_minute(times: list[float]) -> int:
     """The most requests inside any window of WINDOW seconds."""
     times = sorted(times)
@@ -111,7 +91,7 @@ def main() -> None:
     sys.stdout.flush()
     os.dup2(2, 1)
     _airflow.migrate()
-    proc, url = start_sandbox()
+    proc, url = start_sandbox(QUOTAS)
     _airflow.connect(url, KEY)
     bag = _airflow.dagbag(DAGS)
     assert not bag.import_errors, bag.import_errors

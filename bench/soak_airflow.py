@@ -18,7 +18,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _airflow
-from client_throughput import KEY, start_sandbox
+from _sandbox import KEY, start_sandbox
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 TASKS = 5

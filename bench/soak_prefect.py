@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from client_throughput import KEY, start_sandbox
+from _sandbox import KEY, start_sandbox
 from soak_airflow import FAULTS
 
 STATE = tempfile.mkdtemp(prefix="soak-state-")
