@@ -32,19 +32,14 @@ HOME = _airflow.home("bench-airflow-quota-", log_level="ERROR")
 DAGS = HOME / "dags"
 (DAGS / "quota_bench.py").write_text("""
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, chain, task
 from activitysmith_airflow import ActivitySmithDagRunTracker
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 tracker = ActivitySmithDagRunTracker()  # default options
 
 with DAG("q_chain20", schedule=None, start_date=START, **tracker.dag_kwargs()):
-    prev = None
-    for i in range(20):
-        t = task(task_id=f"c{i:02d}")(lambda: None)()
-        if prev is not None:
-            prev >> t
-        prev = t
+    chain(*(task(task_id=f"c{i:02d}")(lambda: None)() for i in range(20)))
 
 with DAG("q_wide200", schedule=None, start_date=START, **tracker.dag_kwargs()):
     for i in range(200):
@@ -59,10 +54,7 @@ for dag_id, fail_every in (("q_map1000", 0), ("q_map1000_fail10", 10)):
                 raise ValueError(f"shard {i} failed validation")
             return i
 
-        @task(trigger_rule="all_done")
-        def report() -> None:
-            return None
-
+        report = task(task_id="report", trigger_rule="all_done")(lambda: None)
         shard.expand(i=list(range(1000))) >> report()
 """)
 SCENARIOS = [
