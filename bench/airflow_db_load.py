@@ -81,13 +81,8 @@ def main() -> None:
         with _cluster.cluster(
             sandbox, prefix="bench-db-load-", dags=("load.py",), extra_env=ENV
         ) as cluster:
-            client = _cluster.api(cluster)
-            for dag_id in ("load_tracked", "load_plain"):
-                deadline = time.monotonic() + 180
-                while client.get(f"/dags/{dag_id}").status_code != 200:
-                    assert time.monotonic() < deadline, f"{dag_id} never parsed"
-                    time.sleep(1)
-                client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+            cluster["client"] = client = _cluster.api(cluster)
+            _cluster.unpause(cluster, "load_tracked", "load_plain")
             time.sleep(5)
             idle_before = xacts(cluster)
             time.sleep(10)

@@ -124,13 +124,8 @@ def main() -> None:
         with _cluster.cluster(
             sandbox, prefix="bench-loop-", dags=("loop.py",), extra_env=env
         ) as cluster:
-            client = _cluster.api(cluster)
-            for dag_id in ("loop_tracked", "loop_plain"):
-                deadline = time.monotonic() + 180
-                while client.get(f"/dags/{dag_id}").status_code != 200:
-                    assert time.monotonic() < deadline, f"{dag_id} never parsed"
-                    time.sleep(1)
-                client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+            cluster["client"] = client = _cluster.api(cluster)
+            _cluster.unpause(cluster, "loop_tracked", "loop_plain")
             plain_1 = phase(cluster, client, listener, "loop_plain")
             tracked = phase(cluster, client, listener, "loop_tracked")
             plain_2 = phase(cluster, client, listener, "loop_plain")

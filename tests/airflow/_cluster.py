@@ -186,6 +186,28 @@ def kill_scheduler(cluster: dict, proc: Any) -> None:
     proc.wait(timeout=30)
 
 
+def needs_postgres() -> Any:
+    """The mark that skips a test or module where PostgreSQL is not installed (never on CI)."""
+    import pytest
+
+    return pytest.mark.skipif(
+        PG is None and not os.environ.get("CI"),
+        reason="PostgreSQL not installed (apt-get install postgresql)",
+    )
+
+
+def unpause(cluster: dict, *dag_ids: str, timeout: float = 180) -> None:
+    """Wait (``timeout`` seconds each) until the DAG processor has parsed each of ``dag_ids``,
+    then unpause it through ``cluster["client"]``."""
+    client = cluster["client"]
+    for dag_id in dag_ids:
+        deadline = time.monotonic() + timeout
+        while client.get(f"/dags/{dag_id}").status_code != 200:
+            assert time.monotonic() < deadline, f"{dag_id} never parsed; logs in {cluster['root']}"
+            time.sleep(1)
+        client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+
+
 def api(cluster: dict) -> Any:
     """An HTTP client on the deployment's REST API (needs
     ``AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True``)."""

@@ -5,21 +5,14 @@ that never goes backwards in the order received, the right final state, and boun
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from typing import Any
-
-import pytest
 
 from activitysmith_core import stream_key
 
 from . import _cluster
-from ._cluster import PG
 
-pytestmark = pytest.mark.skipif(
-    PG is None and not os.environ.get("CI"),
-    reason="PostgreSQL not installed (apt-get install postgresql)",
-)
+pytestmark = _cluster.needs_postgres()
 
 
 _run = _cluster.run

@@ -28,12 +28,8 @@ from activitysmith_core import stream_key
 from tests.records import ActivePeak
 
 from . import _cluster
-from ._cluster import PG
 
-pytestmark = pytest.mark.skipif(
-    PG is None and not os.environ.get("CI"),
-    reason="PostgreSQL not installed (apt-get install postgresql)",
-)
+pytestmark = _cluster.needs_postgres()
 
 ENV = {
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -54,12 +50,7 @@ def cluster(sandbox_module: Any) -> Iterator[dict]:
     ) as found:
         client = _cluster.api(found)
         found["client"] = client
-        for dag_id in [*NIGHT, *SLOTS, *RELAY, BACKFILLED]:
-            deadline = time.monotonic() + 240
-            while client.get(f"/dags/{dag_id}").status_code != 200:
-                assert time.monotonic() < deadline, f"{dag_id} never parsed: {found['root']}"
-                time.sleep(1)
-            client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+        _cluster.unpause(found, *NIGHT, *SLOTS, *RELAY, BACKFILLED, timeout=240)
         yield found
         client.close()
 

@@ -26,12 +26,9 @@ from activitysmith_airflow.db_manager import HEAD, VERSION_TABLE
 from activitysmith_airflow.get_provider_info import DB_MANAGER
 
 from . import _cluster
-from ._cluster import AIRFLOW, PG
+from ._cluster import AIRFLOW
 
-needs_pg = pytest.mark.skipif(
-    PG is None and not os.environ.get("CI"),
-    reason="PostgreSQL not installed (apt-get install postgresql)",
-)
+needs_pg = _cluster.needs_postgres()
 ALL = {*TABLES, VERSION_TABLE}
 
 

@@ -5,7 +5,6 @@ per stream, one DELETE per stream, the last request) and the final state is righ
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,10 +16,7 @@ from activitysmith_core import stream_key
 from . import _cluster
 from ._cluster import PG
 
-pytestmark = pytest.mark.skipif(
-    PG is None and not os.environ.get("CI"),
-    reason="PostgreSQL not installed (apt-get install postgresql)",
-)
+pytestmark = _cluster.needs_postgres()
 
 RUNS = 3
 SEGMENTS = 6  # slow6: six tasks of 4 s in a chain
@@ -36,11 +32,7 @@ def cluster(sandbox: Any) -> Iterator[dict]:
     ) as found:
         client = _cluster.api(found)
         found["client"] = client
-        deadline = time.monotonic() + 180
-        while client.get("/dags/slow6").status_code != 200:
-            assert time.monotonic() < deadline, f"slow6 never parsed; logs in {found['root']}"
-            time.sleep(1)
-        client.patch("/dags/slow6", json={"is_paused": False}).raise_for_status()
+        _cluster.unpause(found, "slow6")
         yield found
         client.close()
 

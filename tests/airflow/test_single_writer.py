@@ -14,7 +14,6 @@ The tests share one deployment and run in order (the second scheduler starts in 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,12 +23,8 @@ import pytest
 from activitysmith_core import stream_key
 
 from . import _cluster
-from ._cluster import PG
 
-pytestmark = pytest.mark.skipif(
-    PG is None and not os.environ.get("CI"),
-    reason="PostgreSQL not installed (apt-get install postgresql)",
-)
+pytestmark = _cluster.needs_postgres()
 
 ENV = {
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -46,19 +41,9 @@ def cluster(sandbox_module: Any) -> Iterator[dict]:
     ) as found:
         client = _cluster.api(found)
         found["client"] = client
-        for dag_id in ("slow6", "ha4", "flaky", "hold"):
-            _ready(found, dag_id)
+        _cluster.unpause(found, "slow6", "ha4", "flaky", "hold")
         yield found
         client.close()
-
-
-def _ready(cluster: dict, dag_id: str) -> None:
-    client = cluster["client"]
-    deadline = time.monotonic() + 180
-    while client.get(f"/dags/{dag_id}").status_code != 200:
-        assert time.monotonic() < deadline, f"{dag_id} never parsed; logs in {cluster['root']}"
-        time.sleep(1)
-    client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
 
 
 def _trigger(cluster: dict, dag_id: str) -> str:
