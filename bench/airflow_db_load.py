@@ -21,12 +21,9 @@ from tests.airflow import _cluster
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 WINDOW = float(os.environ.get("BENCH_WINDOW", "60"))
-ENV = {
-    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-    "AIRFLOW__CORE__PARALLELISM": "32",
-    "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "32",
-    "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-}
+ENV = _cluster.api_env(
+    core__parallelism=32, core__max_active_tasks_per_dag=32, logging__logging_level="WARNING"
+)
 
 
 def xacts(cluster: dict) -> float:

@@ -110,16 +110,15 @@ def main() -> None:
 
     listener = StatsdListener(METRIC)
     sandbox = Sandbox().start()
-    env = {
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "AIRFLOW__METRICS__STATSD_ON": "True",
-        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-        "AIRFLOW__METRICS__STATSD_PORT": str(listener.port),
-        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
-    }
+    env = _cluster.api_env(
+        core__parallelism=4,
+        core__max_active_tasks_per_dag=4,
+        logging__logging_level="WARNING",
+        metrics__statsd_on=True,
+        metrics__statsd_host="127.0.0.1",
+        metrics__statsd_port=listener.port,
+        metrics__statsd_prefix="airflow",
+    )
     try:
         with _cluster.cluster(
             sandbox, prefix="bench-loop-", dags=("loop.py",), extra_env=env

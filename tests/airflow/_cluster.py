@@ -186,6 +186,14 @@ def kill_scheduler(cluster: dict, proc: Any) -> None:
     proc.wait(timeout=30)
 
 
+def api_env(**options: object) -> dict[str, str]:
+    """Settings of a cluster driven through its REST API (every user an admin), plus
+    ``section__key=value`` options as ``AIRFLOW__SECTION__KEY``."""
+    env = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    env.update({f"AIRFLOW__{name.upper()}": str(value) for name, value in options.items()})
+    return env
+
+
 def needs_postgres() -> Any:
     """The mark that skips a test or module where PostgreSQL is not installed (never on CI)."""
     import pytest
@@ -290,6 +298,20 @@ def wait_final(sandbox: Any, key: str, timeout: float = 30) -> None:
     while sandbox.activities.get(key, {}).get("status") not in ("ended", "dismissed"):
         assert time.monotonic() < deadline, "the final state never arrived"
         time.sleep(0.5)
+
+
+def final_requests(sandbox: Any, key: str, timeout: float = 60) -> list[Any]:
+    """The stream's requests once its final state arrived; checks the count never went back and
+    that the one accepted DELETE is the stream's last request (a start the account had no slot
+    for is refused and retried by the sender: refused requests are in the record too)."""
+    wait_final(sandbox, key, timeout)
+    reqs = list(sandbox.stream_requests(key))
+    seen = [(r.method, r.status) for r in reqs]
+    ended = [i for i, r in enumerate(reqs) if r.method == "DELETE" and r.status == 200]
+    assert len(ended) == 1 and ended[0] == len(reqs) - 1, f"{key}: requests after the end: {seen}"
+    steps = [r.body["content_state"]["current_step"] for r in reqs if r.status == 200]
+    assert steps == sorted(steps), f"{key}: current_step went backwards: {steps}"
+    return reqs
 
 
 def check(sandbox: Any, dag_id: str, run_id: str, segments: int, instances: int) -> list[Any]:

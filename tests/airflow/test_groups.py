@@ -31,12 +31,9 @@ from . import _cluster
 
 pytestmark = _cluster.needs_postgres()
 
-ENV = {
-    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-    "AIRFLOW__CORE__PARALLELISM": "16",
-    "AIRFLOW__ACTIVITYSMITH__GROUP_LINGER": "10",
-    "AIRFLOW__ACTIVITYSMITH__INTERVAL": "0.5",
-}
+ENV = _cluster.api_env(
+    core__parallelism=16, activitysmith__group_linger=10, activitysmith__interval=0.5
+)
 NIGHT = [f"night_{i:02d}" for i in range(12)]
 SLOTS = [f"slot_{i}" for i in range(6)]
 RELAY = ["relay_0", "relay_1"]

@@ -173,7 +173,7 @@ def test_a_scheduler_that_may_not_create_the_tables_says_so_once(sandbox: Any) -
         prefix="airflow-nocreate-",
         dags=("writer.py",),
         schedulers=0,
-        extra_env={"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"},
+        extra_env=_cluster.api_env(),
     ) as found:
         port = found["pg_port"]
         for name in (*TABLES, VERSION_TABLE):  # the provider installed after the last migrate

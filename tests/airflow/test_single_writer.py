@@ -26,12 +26,11 @@ from . import _cluster
 
 pytestmark = _cluster.needs_postgres()
 
-ENV = {
-    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-    "AIRFLOW__CORE__PARALLELISM": "16",
-    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
-    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
-}
+ENV = _cluster.api_env(
+    core__parallelism=16,
+    scheduler__scheduler_health_check_threshold=10,
+    scheduler__orphaned_tasks_check_interval=10,
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,20 +81,6 @@ def _wait_task(cluster: dict, dag_id: str, run_id: str, task_id: str, state: str
         time.sleep(0.5)
 
 
-def _final(sandbox: Any, key: str, timeout: float = 60) -> list[Any]:
-    """The stream's requests once its final state arrived; checks the count never went back and
-    that the one accepted DELETE is the stream's last request (a start the account had no slot
-    for is refused and retried by the sender: refused requests are in the record too)."""
-    _cluster.wait_final(sandbox, key, timeout)
-    reqs = list(sandbox.stream_requests(key))
-    seen = [(r.method, r.status) for r in reqs]
-    ended = [i for i, r in enumerate(reqs) if r.method == "DELETE" and r.status == 200]
-    assert len(ended) == 1 and ended[0] == len(reqs) - 1, f"requests after the end: {seen}"
-    steps = [r.body["content_state"]["current_step"] for r in reqs if r.status == 200]
-    assert steps == sorted(steps), f"current_step went backwards: {steps}"
-    return reqs
-
-
 def test_a_killed_scheduler_is_taken_over_at_once(cluster: dict, sandbox_module: Any) -> None:
     """kill -9 of the scheduler mid-run, a new one 3 s later: the run's updates resume as soon
     as the new scheduler starts (its watcher starts with its job), not at the run's end."""
@@ -122,7 +107,7 @@ def test_a_killed_scheduler_is_taken_over_at_once(cluster: dict, sandbox_module:
     print(f"updates resumed {resumed:.1f} s after the new scheduler's process started")
     assert resumed < 30, f"updates resumed {resumed:.1f} s after the new scheduler started"
     _wait_run(cluster, "slow6", run_id, "success")
-    reqs = _final(sandbox_module, key)
+    reqs = _cluster.final_requests(sandbox_module, key)
     after = [r for r in reqs if r.time > killed and r.method == "PUT"]
     assert after, "no update between the takeover and the end"
     final = reqs[-1].body["content_state"]
@@ -141,7 +126,7 @@ def test_two_schedulers_never_send_after_the_end(cluster: dict, sandbox_module: 
             _wait_run(cluster, "ha4", run_id, "success")
         keys += [stream_key("airflow", "ha4", run_id) for run_id in runs]
     for key in keys:
-        reqs = _final(sandbox_module, key)
+        reqs = _cluster.final_requests(sandbox_module, key)
         final = reqs[-1].body["content_state"]
         assert final["step_colors"] == ["green"] * 4, final
     time.sleep(5)  # anything late from either scheduler would land now
@@ -157,13 +142,13 @@ def test_a_cleared_run_is_a_new_live_activity(cluster: dict, sandbox_module: Any
     run_id = _trigger(cluster, "flaky")
     _wait_run(cluster, "flaky", run_id, "failed")
     first = stream_key("airflow", "flaky", run_id)
-    first_reqs = _final(sandbox_module, first)
+    first_reqs = _cluster.final_requests(sandbox_module, first)
     assert first_reqs[-1].body["content_state"]["step_colors"][1] == "red"
     reply = cluster["client"].post(f"/dags/flaky/dagRuns/{run_id}/clear", json={"dry_run": False})
     reply.raise_for_status()
     _wait_run(cluster, "flaky", run_id, "success")
     again = stream_key("airflow", "flaky", run_id, "attempt-1")
-    reqs = _final(sandbox_module, again)
+    reqs = _cluster.final_requests(sandbox_module, again)
     assert [r for r in reqs if r.method == "PUT" and r.status == 200], "not visible while it ran"
     final = reqs[-1].body["content_state"]
     assert final["step_colors"] == ["green"] * 3, final
@@ -191,7 +176,7 @@ def test_failing_a_run_from_the_api_never_waits_on_activitysmith(
     from activitysmith_core.sandbox import Faults
 
     answering, key = _patch_failed(cluster, sandbox_module)
-    final = _final(sandbox_module, key)[-1].body["content_state"]
+    final = _cluster.final_requests(sandbox_module, key)[-1].body["content_state"]
     assert final["step_colors"] == ["green", "red", "gray"], final
     sandbox_module.set_faults(Faults(hang_rate=1.0, hang_seconds=120))
     try:
@@ -228,7 +213,7 @@ def test_a_final_its_writer_died_before_delivering_is_sent_by_the_next(
         sandbox.set_faults(Faults())
     killed = time.monotonic()
     _cluster.start_scheduler(cluster)
-    reqs = _final(sandbox, key, timeout=120)
+    reqs = _cluster.final_requests(sandbox, key, timeout=120)
     ended = [r for r in reqs if r.method == "DELETE" and r.status == 200]
     print(f"final delivered {ended[0].time - killed:.1f} s after the writer was killed")
     assert ended[0].time > killed
