@@ -75,11 +75,7 @@ def instances(cluster: dict, dag_id: str) -> int:
 def phase(cluster: dict, client: Any, listener: StatsdListener, dag_id: str) -> list[float]:
     """Loop durations (ms) over ``WINDOW`` seconds while ``RUNS`` runs of ``dag_id`` live with
     all their mapped instances created."""
-    runs = []
-    for _ in range(RUNS):
-        reply = client.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-        reply.raise_for_status()
-        runs.append(reply.json()["dag_run_id"])
+    runs = [_cluster.trigger(cluster, dag_id) for _ in range(RUNS)]
     deadline = time.monotonic() + 300
     while instances(cluster, dag_id) < RUNS * WIDTH:
         assert time.monotonic() < deadline, f"{dag_id}: instances never all created"

@@ -170,6 +170,27 @@ def cluster(
         yield found
 
 
+@contextmanager
+def driven(
+    sandbox: Any, *, unpaused: Sequence[str], timeout: float = 180, **options: Any
+) -> Iterator[dict]:
+    """``cluster(sandbox, **options)`` with its REST client as ``found["client"]`` and the DAGs
+    ``unpaused`` parsed and unpaused (``timeout`` seconds each)."""
+    with cluster(sandbox, **options) as found:
+        client = api(found)
+        found["client"] = client
+        unpause(found, *unpaused, timeout=timeout)
+        yield found
+        client.close()
+
+
+def trigger(cluster: dict, dag_id: str) -> str:
+    """Start a run of ``dag_id`` through the REST API; its run id."""
+    reply = cluster["client"].post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    reply.raise_for_status()
+    return str(reply.json()["dag_run_id"])
+
+
 def start_scheduler(cluster: dict) -> Any:
     """Start one more scheduler (``scheduler.log``, ``scheduler-2.log``, ...)."""
     count = len(cluster["schedulers"])
@@ -298,6 +319,15 @@ def wait_final(sandbox: Any, key: str, timeout: float = 30) -> None:
     while sandbox.activities.get(key, {}).get("status") not in ("ended", "dismissed"):
         assert time.monotonic() < deadline, "the final state never arrived"
         time.sleep(0.5)
+
+
+def new_push(sandbox: Any, before: int, timeout: float = 15) -> Any:
+    """The one push the sandbox received after its first ``before`` (waits ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while len(sandbox.pushes) == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    [push] = sandbox.pushes[before:]
+    return push
 
 
 def final_requests(sandbox: Any, key: str, timeout: float = 60) -> list[Any]:

@@ -71,10 +71,7 @@ def test_tag_listener_under_a_real_scheduler(cluster: dict, sandbox_module: Any)
     drawn = [r.body["content_state"]["step_colors"] for r in reqs if r.status == 200]
     for earlier, later in itertools.pairwise(drawn):
         assert later[: len(earlier)] == earlier, f"a drawn segment changed: {drawn}"
-    deadline = time.monotonic() + 15
-    while len(sandbox_module.pushes) == before and time.monotonic() < deadline:
-        time.sleep(0.5)
-    [push] = sandbox_module.pushes[before:]
+    push = _cluster.new_push(sandbox_module, before)
     assert push["title"] == "tagged8: broken failed"
     assert push["message"] == "RuntimeError: the tagged task broke"
     assert "/tasks/broken" in push["redirection"]

@@ -42,23 +42,19 @@ BACKFILLED = "backfilled"
 
 @pytest.fixture(scope="module")
 def cluster(sandbox_module: Any) -> Iterator[dict]:
-    with _cluster.cluster(
-        sandbox_module, prefix="airflow-groups-", dags=("groups.py",), extra_env=ENV
+    with _cluster.driven(
+        sandbox_module,
+        unpaused=[*NIGHT, *SLOTS, *RELAY, BACKFILLED],
+        timeout=240,
+        prefix="airflow-groups-",
+        dags=("groups.py",),
+        extra_env=ENV,
     ) as found:
-        client = _cluster.api(found)
-        found["client"] = client
-        _cluster.unpause(found, *NIGHT, *SLOTS, *RELAY, BACKFILLED, timeout=240)
         yield found
-        client.close()
 
 
 def _trigger(cluster: dict, dag_ids: list[str]) -> dict[str, str]:
-    runs = {}
-    for dag_id in dag_ids:
-        reply = cluster["client"].post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-        reply.raise_for_status()
-        runs[dag_id] = str(reply.json()["dag_run_id"])
-    return runs
+    return {dag_id: _cluster.trigger(cluster, dag_id) for dag_id in dag_ids}
 
 
 def _wait_runs(cluster: dict, runs: dict[str, str], timeout: float = 300) -> dict[str, str]:

@@ -24,17 +24,14 @@ SEGMENTS = 6  # slow6: six tasks of 4 s in a chain
 
 @pytest.fixture
 def cluster(sandbox: Any) -> Iterator[dict]:
-    with _cluster.cluster(
+    with _cluster.driven(
         sandbox,
+        unpaused=("slow6",),
         prefix="airflow-pgrestart-",
         dags=("writer.py",),
         extra_env=_cluster.api_env(),
     ) as found:
-        client = _cluster.api(found)
-        found["client"] = client
-        _cluster.unpause(found, "slow6")
         yield found
-        client.close()
 
 
 def _state(cluster: dict, run_id: str) -> str:
@@ -54,12 +51,7 @@ def _restart_postgres(cluster: dict) -> None:
 
 
 def test_tracking_survives_a_postgres_restart(cluster: dict, sandbox: Any) -> None:
-    client = cluster["client"]
-    runs = []
-    for _ in range(RUNS):
-        reply = client.post("/dags/slow6/dagRuns", json={"logical_date": None})
-        reply.raise_for_status()
-        runs.append(str(reply.json()["dag_run_id"]))
+    runs = [_cluster.trigger(cluster, "slow6") for _ in range(RUNS)]
     keys = [stream_key("airflow", "slow6", run_id) for run_id in runs]
     deadline = time.monotonic() + 180
     while not all(sandbox.stream_requests(key) for key in keys):  # all three tracked

@@ -35,20 +35,14 @@ ENV = _cluster.api_env(
 
 @pytest.fixture(scope="module")
 def cluster(sandbox_module: Any) -> Iterator[dict]:
-    with _cluster.cluster(
-        sandbox_module, prefix="airflow-writer-", dags=("writer.py",), extra_env=ENV
+    with _cluster.driven(
+        sandbox_module,
+        unpaused=("slow6", "ha4", "flaky", "hold"),
+        prefix="airflow-writer-",
+        dags=("writer.py",),
+        extra_env=ENV,
     ) as found:
-        client = _cluster.api(found)
-        found["client"] = client
-        _cluster.unpause(found, "slow6", "ha4", "flaky", "hold")
         yield found
-        client.close()
-
-
-def _trigger(cluster: dict, dag_id: str) -> str:
-    reply = cluster["client"].post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-    reply.raise_for_status()
-    return str(reply.json()["dag_run_id"])
 
 
 def _run_state(cluster: dict, dag_id: str, run_id: str) -> str:
@@ -84,7 +78,7 @@ def _wait_task(cluster: dict, dag_id: str, run_id: str, task_id: str, state: str
 def test_a_killed_scheduler_is_taken_over_at_once(cluster: dict, sandbox_module: Any) -> None:
     """kill -9 of the scheduler mid-run, a new one 3 s later: the run's updates resume as soon
     as the new scheduler starts (its watcher starts with its job), not at the run's end."""
-    run_id = _trigger(cluster, "slow6")
+    run_id = _cluster.trigger(cluster, "slow6")
     key = stream_key("airflow", "slow6", run_id)
     _wait_task(cluster, "slow6", run_id, "s1", "running")
     [old] = cluster["schedulers"]
@@ -121,7 +115,7 @@ def test_two_schedulers_never_send_after_the_end(cluster: dict, sandbox_module: 
         _cluster.start_scheduler(cluster)
     keys: list[str] = []
     for _ in range(3):
-        runs = [_trigger(cluster, "ha4") for _ in range(6)]
+        runs = [_cluster.trigger(cluster, "ha4") for _ in range(6)]
         for run_id in runs:
             _wait_run(cluster, "ha4", run_id, "success")
         keys += [stream_key("airflow", "ha4", run_id) for run_id in runs]
@@ -139,7 +133,7 @@ def test_two_schedulers_never_send_after_the_end(cluster: dict, sandbox_module: 
 def test_a_cleared_run_is_a_new_live_activity(cluster: dict, sandbox_module: Any) -> None:
     """A failed run cleared through the REST API re-runs as attempt 1: its own stream, updated
     while it runs, ending green; the first attempt's activity stays ended."""
-    run_id = _trigger(cluster, "flaky")
+    run_id = _cluster.trigger(cluster, "flaky")
     _wait_run(cluster, "flaky", run_id, "failed")
     first = stream_key("airflow", "flaky", run_id)
     first_reqs = _cluster.final_requests(sandbox_module, first)
@@ -158,7 +152,7 @@ def test_a_cleared_run_is_a_new_live_activity(cluster: dict, sandbox_module: Any
 def _patch_failed(cluster: dict, sandbox: Any) -> tuple[float, str]:
     """Trigger ``hold``, and fail the run through the REST API while its long task runs;
     returns the PATCH's duration and the run's key."""
-    run_id = _trigger(cluster, "hold")
+    run_id = _cluster.trigger(cluster, "hold")
     _wait_task(cluster, "hold", run_id, "long", "running")
     time.sleep(2)
     began = time.monotonic()
@@ -196,7 +190,7 @@ def test_a_final_its_writer_died_before_delivering_is_sent_by_the_next(
     from activitysmith_core.sandbox import Faults
 
     sandbox = sandbox_module
-    run_id = _trigger(cluster, "ha4")
+    run_id = _cluster.trigger(cluster, "ha4")
     key = stream_key("airflow", "ha4", run_id)
     deadline = time.monotonic() + 120
     while not [r for r in sandbox.stream_requests(key) if r.method == "PUT" and r.status == 200]:
