@@ -14,7 +14,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.airflow import _cluster
@@ -34,7 +33,7 @@ def xacts(cluster: dict) -> float:
     return float(count)
 
 
-def phase(cluster: dict, client: Any, dag_id: str) -> float:
+def phase(cluster: dict, dag_id: str) -> float:
     """Transactions per second while ``RUNS`` runs of ``dag_id`` all run their first task."""
     runs = [_cluster.trigger(cluster, dag_id) for _ in range(RUNS)]
     deadline = time.monotonic() + 180
@@ -61,7 +60,7 @@ def phase(cluster: dict, client: Any, dag_id: str) -> float:
     )
     assert running == RUNS, "a run left the window early: make the tasks longer"
     for run_id in runs:  # end them now: the next phase starts from a quiet deployment
-        client.patch(f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
+        cluster["client"].patch(f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
     time.sleep(10)
     return (after - before) / took
 
@@ -71,18 +70,20 @@ def main() -> None:
 
     sandbox = Sandbox().start()
     try:
-        with _cluster.cluster(
-            sandbox, prefix="bench-db-load-", dags=("load.py",), extra_env=ENV
+        with _cluster.driven(
+            sandbox,
+            unpaused=("load_tracked", "load_plain"),
+            prefix="bench-db-load-",
+            dags=("load.py",),
+            extra_env=ENV,
         ) as cluster:
-            cluster["client"] = client = _cluster.api(cluster)
-            _cluster.unpause(cluster, "load_tracked", "load_plain")
             time.sleep(5)
             idle_before = xacts(cluster)
             time.sleep(10)
             idle = (xacts(cluster) - idle_before) / 10
-            plain_1 = phase(cluster, client, "load_plain")
-            tracked = phase(cluster, client, "load_tracked")
-            plain_2 = phase(cluster, client, "load_plain")
+            plain_1 = phase(cluster, "load_plain")
+            tracked = phase(cluster, "load_tracked")
+            plain_2 = phase(cluster, "load_plain")
             plain = (plain_1 + plain_2) / 2
             per_run = (tracked - plain) / RUNS
             puts = sum(1 for r in sandbox.requests if r.method == "PUT")
@@ -97,7 +98,6 @@ def main() -> None:
             print(f"  {RUNS} tracked runs               {tracked:7.2f}")
             print(f"  added per tracked run         {per_run:7.3f}  (goal <= 0.2)")
             print(f"  Live Activity PUTs received   {puts:7d}")
-            client.close()
     finally:
         sandbox.stop()
 

@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.airflow import _cluster
@@ -72,7 +71,7 @@ def instances(cluster: dict, dag_id: str) -> int:
     return int(count)
 
 
-def phase(cluster: dict, client: Any, listener: StatsdListener, dag_id: str) -> list[float]:
+def phase(cluster: dict, listener: StatsdListener, dag_id: str) -> list[float]:
     """Loop durations (ms) over ``WINDOW`` seconds while ``RUNS`` runs of ``dag_id`` live with
     all their mapped instances created."""
     runs = [_cluster.trigger(cluster, dag_id) for _ in range(RUNS)]
@@ -86,7 +85,7 @@ def phase(cluster: dict, client: Any, listener: StatsdListener, dag_id: str) -> 
     values = listener.between(began, time.monotonic())
     assert instances(cluster, dag_id) == RUNS * WIDTH, "a run ended inside the window"
     for run_id in runs:
-        client.patch(f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
+        cluster["client"].patch(f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
     time.sleep(15)
     return values
 
@@ -116,14 +115,16 @@ def main() -> None:
         metrics__statsd_prefix="airflow",
     )
     try:
-        with _cluster.cluster(
-            sandbox, prefix="bench-loop-", dags=("loop.py",), extra_env=env
+        with _cluster.driven(
+            sandbox,
+            unpaused=("loop_tracked", "loop_plain"),
+            prefix="bench-loop-",
+            dags=("loop.py",),
+            extra_env=env,
         ) as cluster:
-            cluster["client"] = client = _cluster.api(cluster)
-            _cluster.unpause(cluster, "loop_tracked", "loop_plain")
-            plain_1 = phase(cluster, client, listener, "loop_plain")
-            tracked = phase(cluster, client, listener, "loop_tracked")
-            plain_2 = phase(cluster, client, listener, "loop_plain")
+            plain_1 = phase(cluster, listener, "loop_plain")
+            tracked = phase(cluster, listener, "loop_tracked")
+            plain_2 = phase(cluster, listener, "loop_plain")
             plain = plain_1 + plain_2
             print(
                 f"Airflow {_version()}, PostgreSQL, 1 scheduler (LocalExecutor), {RUNS} runs x "
@@ -139,7 +140,6 @@ def main() -> None:
                     f"  tracked / untracked median: {ratio:.2f}  "
                     f"(untracked after / before: {spread:.2f}, the noise)"
                 )
-            client.close()
     finally:
         sandbox.stop()
         listener.close()
