@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _airflow
+
 from tests.airflow import _cluster
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
@@ -66,40 +68,26 @@ def phase(cluster: dict, dag_id: str) -> float:
 
 
 def main() -> None:
-    from activitysmith_core.sandbox import Sandbox
-
-    sandbox = Sandbox().start()
-    try:
-        with _cluster.driven(
-            sandbox,
-            unpaused=("load_tracked", "load_plain"),
-            prefix="bench-db-load-",
-            dags=("load.py",),
-            extra_env=ENV,
-        ) as cluster:
-            time.sleep(5)
-            idle_before = xacts(cluster)
-            time.sleep(10)
-            idle = (xacts(cluster) - idle_before) / 10
-            plain_1 = phase(cluster, "load_plain")
-            tracked = phase(cluster, "load_tracked")
-            plain_2 = phase(cluster, "load_plain")
-            plain = (plain_1 + plain_2) / 2
-            per_run = (tracked - plain) / RUNS
-            puts = sum(1 for r in sandbox.requests if r.method == "PUT")
-            print(
-                f"Airflow {_version()}, PostgreSQL, 1 scheduler (LocalExecutor), "
-                f"{RUNS} concurrent runs, {WINDOW:g} s windows (transactions/s):"
-            )
-            print(f"  idle deployment               {idle:7.2f}")
-            print(
-                f"  {RUNS} untracked runs             {plain:7.2f}  ({plain_1:.2f}, {plain_2:.2f})"
-            )
-            print(f"  {RUNS} tracked runs               {tracked:7.2f}")
-            print(f"  added per tracked run         {per_run:7.3f}  (goal <= 0.2)")
-            print(f"  Live Activity PUTs received   {puts:7d}")
-    finally:
-        sandbox.stop()
+    with _airflow.deployment("load", ENV) as (sandbox, cluster):
+        time.sleep(5)
+        idle_before = xacts(cluster)
+        time.sleep(10)
+        idle = (xacts(cluster) - idle_before) / 10
+        plain_1 = phase(cluster, "load_plain")
+        tracked = phase(cluster, "load_tracked")
+        plain_2 = phase(cluster, "load_plain")
+        plain = (plain_1 + plain_2) / 2
+        per_run = (tracked - plain) / RUNS
+        puts = sum(1 for r in sandbox.requests if r.method == "PUT")
+        print(
+            f"Airflow {_version()}, PostgreSQL, 1 scheduler (LocalExecutor), "
+            f"{RUNS} concurrent runs, {WINDOW:g} s windows (transactions/s):"
+        )
+        print(f"  idle deployment               {idle:7.2f}")
+        print(f"  {RUNS} untracked runs             {plain:7.2f}  ({plain_1:.2f}, {plain_2:.2f})")
+        print(f"  {RUNS} tracked runs               {tracked:7.2f}")
+        print(f"  added per tracked run         {per_run:7.3f}  (goal <= 0.2)")
+        print(f"  Live Activity PUTs received   {puts:7d}")
 
 
 def _version() -> str:

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _airflow
+
 from tests.airflow import _cluster
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
@@ -101,10 +103,7 @@ def _summary(values: list[float]) -> str:
 
 
 def main() -> None:
-    from activitysmith_core.sandbox import Sandbox
-
     listener = StatsdListener(METRIC)
-    sandbox = Sandbox().start()
     env = _cluster.api_env(
         core__parallelism=4,
         core__max_active_tasks_per_dag=4,
@@ -115,13 +114,7 @@ def main() -> None:
         metrics__statsd_prefix="airflow",
     )
     try:
-        with _cluster.driven(
-            sandbox,
-            unpaused=("loop_tracked", "loop_plain"),
-            prefix="bench-loop-",
-            dags=("loop.py",),
-            extra_env=env,
-        ) as cluster:
+        with _airflow.deployment("loop", env) as (_, cluster):
             plain_1 = phase(cluster, listener, "loop_plain")
             tracked = phase(cluster, listener, "loop_tracked")
             plain_2 = phase(cluster, listener, "loop_plain")
@@ -141,7 +134,6 @@ def main() -> None:
                     f"(untracked after / before: {spread:.2f}, the noise)"
                 )
     finally:
-        sandbox.stop()
         listener.close()
 
 

@@ -84,6 +84,18 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.5)
 
 
+def _ended(cluster: dict, sandbox: Any, key: str, what: str) -> list[Any]:
+    """The accepted requests of ``key`` once it ended (90 s at most): one DELETE, the last."""
+    _wait(
+        lambda: sandbox.activities[key]["status"] == "ended",
+        90,
+        f"{what} never ended; logs in {cluster['root']}",
+    )
+    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
+    assert [r.method for r in reqs].count("DELETE") == 1 and reqs[-1].method == "DELETE"
+    return reqs
+
+
 def test_twelve_runs_of_a_group_share_one_activity(cluster: dict, sandbox_module: Any) -> None:
     sandbox = sandbox_module
     peak = ActivePeak(sandbox)
@@ -209,13 +221,7 @@ def test_a_backfill_is_one_activity_of_a_segment_per_run(
 
     _wait(lambda: group_keys(), 60, f"no backfill activity; logs in {cluster['root']}")
     [key] = group_keys()
-    _wait(
-        lambda: sandbox.activities[key]["status"] == "ended",
-        90,
-        f"the backfill's activity never ended; logs in {cluster['root']}",
-    )
-    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
-    assert [r.method for r in reqs].count("DELETE") == 1 and reqs[-1].method == "DELETE"
+    reqs = _ended(cluster, sandbox, key, "the backfill's activity")
     steps = [r.body["content_state"]["current_step"] for r in reqs]
     assert steps == sorted(steps), steps
     final = sandbox.activities[key]["content_state"]
@@ -321,12 +327,6 @@ def test_a_stopped_scheduler_hands_its_group_windows_over_with_its_runs(
     assert set(states.values()) == {"success"}
     key = group_key()
     assert key is not None
-    _wait(
-        lambda: sandbox.activities[key]["status"] == "ended",
-        90,
-        f"the group never ended; logs in {cluster['root']}",
-    )
-    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
-    assert [r.method for r in reqs].count("DELETE") == 1 and reqs[-1].method == "DELETE"
+    reqs = _ended(cluster, sandbox, key, "the group")
     assert [r for r in reqs if r.time > stopped_mono and r.method == "PUT"], "B drew nothing"
     assert sandbox.activities[key]["content_state"]["step_colors"] == ["green"] * 2
