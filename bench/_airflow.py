@@ -1,5 +1,6 @@
 """What the Airflow benchmarks share: a throwaway ``AIRFLOW_HOME`` (set before Airflow is
-imported), its migrated database, the ActivitySmith connection on a sandbox, and a DagBag."""
+imported), its migrated database, the ActivitySmith connection on a sandbox, a DagBag, and a
+PostgreSQL deployment."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +53,25 @@ def dagbag(folder: Path) -> Any:
     except ImportError:
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     return DagBag(str(folder))
+
+
+@contextmanager
+def deployment(name: str, env: dict[str, str]) -> Iterator[tuple[Any, dict]]:
+    """An in-process sandbox, and on it the PostgreSQL deployment of tests/airflow/_cluster.py
+    with the DAG file ``<name>.py``, its DAGs ``<name>_tracked`` and ``<name>_plain`` unpaused
+    (``env``: its settings)."""
+    from activitysmith_core.sandbox import Sandbox
+    from tests.airflow import _cluster
+
+    sandbox = Sandbox().start()
+    try:
+        with _cluster.driven(
+            sandbox,
+            unpaused=(f"{name}_tracked", f"{name}_plain"),
+            prefix=f"bench-{name}-",
+            dags=(f"{name}.py",),
+            extra_env=env,
+        ) as cluster:
+            yield sandbox, cluster
+    finally:
+        sandbox.stop()

@@ -14,19 +14,17 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _airflow
+
 from tests.airflow import _cluster
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 WINDOW = float(os.environ.get("BENCH_WINDOW", "60"))
-ENV = {
-    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-    "AIRFLOW__CORE__PARALLELISM": "32",
-    "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "32",
-    "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-}
+ENV = _cluster.api_env(
+    core__parallelism=32, core__max_active_tasks_per_dag=32, logging__logging_level="WARNING"
+)
 
 
 def xacts(cluster: dict) -> float:
@@ -37,13 +35,9 @@ def xacts(cluster: dict) -> float:
     return float(count)
 
 
-def phase(cluster: dict, client: Any, dag_id: str) -> float:
+def phase(cluster: dict, dag_id: str) -> float:
     """Transactions per second while ``RUNS`` runs of ``dag_id`` all run their first task."""
-    runs = []
-    for _ in range(RUNS):
-        reply = client.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-        reply.raise_for_status()
-        runs.append(reply.json()["dag_run_id"])
+    runs = [_cluster.trigger(cluster, dag_id) for _ in range(RUNS)]
     deadline = time.monotonic() + 180
     while True:
         ((running,),) = _cluster.query(
@@ -68,50 +62,32 @@ def phase(cluster: dict, client: Any, dag_id: str) -> float:
     )
     assert running == RUNS, "a run left the window early: make the tasks longer"
     for run_id in runs:  # end them now: the next phase starts from a quiet deployment
-        client.patch(f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
+        cluster["client"].patch(f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
     time.sleep(10)
     return (after - before) / took
 
 
 def main() -> None:
-    from activitysmith_core.sandbox import Sandbox
-
-    sandbox = Sandbox().start()
-    try:
-        with _cluster.cluster(
-            sandbox, prefix="bench-db-load-", dags=("load.py",), extra_env=ENV
-        ) as cluster:
-            client = _cluster.api(cluster)
-            for dag_id in ("load_tracked", "load_plain"):
-                deadline = time.monotonic() + 180
-                while client.get(f"/dags/{dag_id}").status_code != 200:
-                    assert time.monotonic() < deadline, f"{dag_id} never parsed"
-                    time.sleep(1)
-                client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-            time.sleep(5)
-            idle_before = xacts(cluster)
-            time.sleep(10)
-            idle = (xacts(cluster) - idle_before) / 10
-            plain_1 = phase(cluster, client, "load_plain")
-            tracked = phase(cluster, client, "load_tracked")
-            plain_2 = phase(cluster, client, "load_plain")
-            plain = (plain_1 + plain_2) / 2
-            per_run = (tracked - plain) / RUNS
-            puts = sum(1 for r in sandbox.requests if r.method == "PUT")
-            print(
-                f"Airflow {_version()}, PostgreSQL, 1 scheduler (LocalExecutor), "
-                f"{RUNS} concurrent runs, {WINDOW:g} s windows (transactions/s):"
-            )
-            print(f"  idle deployment               {idle:7.2f}")
-            print(
-                f"  {RUNS} untracked runs             {plain:7.2f}  ({plain_1:.2f}, {plain_2:.2f})"
-            )
-            print(f"  {RUNS} tracked runs               {tracked:7.2f}")
-            print(f"  added per tracked run         {per_run:7.3f}  (goal <= 0.2)")
-            print(f"  Live Activity PUTs received   {puts:7d}")
-            client.close()
-    finally:
-        sandbox.stop()
+    with _airflow.deployment("load", ENV) as (sandbox, cluster):
+        time.sleep(5)
+        idle_before = xacts(cluster)
+        time.sleep(10)
+        idle = (xacts(cluster) - idle_before) / 10
+        plain_1 = phase(cluster, "load_plain")
+        tracked = phase(cluster, "load_tracked")
+        plain_2 = phase(cluster, "load_plain")
+        plain = (plain_1 + plain_2) / 2
+        per_run = (tracked - plain) / RUNS
+        puts = sum(1 for r in sandbox.requests if r.method == "PUT")
+        print(
+            f"Airflow {_version()}, PostgreSQL, 1 scheduler (LocalExecutor), "
+            f"{RUNS} concurrent runs, {WINDOW:g} s windows (transactions/s):"
+        )
+        print(f"  idle deployment               {idle:7.2f}")
+        print(f"  {RUNS} untracked runs             {plain:7.2f}  ({plain_1:.2f}, {plain_2:.2f})")
+        print(f"  {RUNS} tracked runs               {tracked:7.2f}")
+        print(f"  added per tracked run         {per_run:7.3f}  (goal <= 0.2)")
+        print(f"  Live Activity PUTs received   {puts:7d}")
 
 
 def _version() -> str:

@@ -9,40 +9,16 @@ so the clients do not share its GIL.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _sandbox import KEY, start_sandbox
+
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-KEY = "sk_bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    exe = os.path.join(os.path.dirname(sys.executable), "activitysmith-sandbox")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--api-key", KEY],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.post(f"{url}/_sandbox/reset", timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError("sandbox did not start")
 
 
 def ours_sync(url: str) -> float:

@@ -21,18 +21,13 @@ HOME = _airflow.home("bench-parse-", log_level="WARNING", dags=False)
 
 BODY = """
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import chain, dag, task
 {imports}
 
 @dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
      {kwargs})
 def d():
-    prev = None
-    for i in range(20):
-        t = task(task_id=f"t{{i}}")(lambda: None)()
-        if prev is not None:
-            prev >> t
-        prev = t
+    chain(*(task(task_id=f"t{{i}}")(lambda: None)() for i in range(20)))
 
 d()
 """

@@ -12,55 +12,41 @@ from __future__ import annotations
 
 import gc
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-
-import httpx
+from pathlib import Path
 
 from activitysmith_core import ActivitySmith
-from activitysmith_core.sandbox import DEFAULT_KEY
-from activitysmith_core.tracking import (
-    Engine,
-    RunState,
-    RunStatus,
-    Step,
-    StepStatus,
-    TrackerOptions,
-)
+from activitysmith_core import tracking as t
 
-S = StepStatus
+sys.path.insert(0, str(Path(__file__).parent))
+from _sandbox import KEY, start_sandbox
+
+S = t.StepStatus
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _run(i: int, *steps: StepStatus, status: RunStatus = RunStatus.RUNNING) -> RunState:
-    return RunState(
+def _run(i: int, *steps: t.StepStatus, status: t.RunStatus = t.RunStatus.RUNNING) -> t.RunState:
+    return t.RunState(
         "bench",
         "nightly_etl",
         f"scheduled__2026-12-04T00:00:00+00:00__{i}",
-        [Step(f"task_{n:02d}", s) for n, s in enumerate(steps)],
+        [t.Step(f"task_{n:02d}", s) for n, s in enumerate(steps)],
         status=status,
         title="nightly_etl",
         url=f"http://airflow.example/dags/nightly_etl/runs/{i}",
     )
 
 
-def _track(engine: Engine, first: int, count: int) -> None:
+def _track(engine: t.Engine, first: int, count: int) -> None:
     for i in range(first, first + count):
         engine.update(_run(i, S.RUNNING, S.PENDING, S.PENDING))
         engine.update(_run(i, S.SUCCESS, S.RUNNING, S.PENDING))
         if i % 7 == 0:
             engine.step_failed(_run(i, S.SUCCESS, S.FAILED, S.PENDING), "task_01", "disk full")
         end = S.FAILED if i % 7 == 0 else S.SUCCESS
-        status = RunStatus.FAILED if i % 7 == 0 else RunStatus.SUCCESS
+        status = t.RunStatus.FAILED if i % 7 == 0 else t.RunStatus.SUCCESS
         engine.finish(_run(i, S.SUCCESS, end, S.SUCCESS, status=status))
         if i % 100 == 99:
             engine.flush(30)
@@ -69,30 +55,17 @@ def _track(engine: Engine, first: int, count: int) -> None:
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
-    port = _free_port()
-    limits = '{"live_activity": 1000000, "push": 1000000}'
-    command = [sys.executable, "-m", "activitysmith_core.sandbox", "--port", str(port)]
-    server = subprocess.Popen(
-        [*command, "--rate-limits", limits],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/api"
+    server, url = start_sandbox({"live_activity": 1000000, "push": 1000000})
+    base = f"{url}/api"
     try:
-        for _ in range(200):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        options = TrackerOptions(
+        options = t.TrackerOptions(
             interval=0.01,
             push_window=0.0,
             state_dir=tempfile.mkdtemp(prefix="bench-mem-"),
             auto_dismiss_seconds=5,
         )
         tracemalloc.start(1)  # before the warm-up: what it allocates and later frees counts
-        engine = Engine(ActivitySmith(DEFAULT_KEY, base_url=base), options)
+        engine = t.Engine(ActivitySmith(KEY, base_url=base), options)
         warm_up = 600  # past every bounded cache (256 ended streams and runs)
         _track(engine, 0, warm_up)
         gc.collect()

@@ -19,7 +19,6 @@ import asyncio
 import collections
 import contextlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,18 +30,12 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from client_throughput import KEY, start_sandbox
+from _sandbox import KEY, free_port, start_sandbox
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 TASK_SECONDS = 0.25
 RUNNER = os.environ.get("BENCH_RUNNER", "threads")
 HOME = tempfile.mkdtemp(prefix="bench-prefect-api-")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class CountingProxy:
@@ -51,7 +44,7 @@ class CountingProxy:
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
-        self.port = _free_port()
+        self.port = free_port()
         self.counts: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()
         self._ready = threading.Event()
@@ -150,7 +143,7 @@ def _endpoint(target: str) -> str:
 
 
 def start_prefect_server() -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(
         PREFECT_HOME=HOME,

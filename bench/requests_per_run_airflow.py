@@ -14,9 +14,7 @@ The goal: inside the quotas, no 429, and the right final state.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _airflow
-from client_throughput import KEY, free_port
+from _sandbox import KEY, start_sandbox
 
 QUOTAS = {"live_activity": 300, "push": 60}
 WINDOW = 60.0
@@ -34,19 +32,14 @@ HOME = _airflow.home("bench-airflow-quota-", log_level="ERROR")
 DAGS = HOME / "dags"
 (DAGS / "quota_bench.py").write_text("""
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, chain, task
 from activitysmith_airflow import ActivitySmithDagRunTracker
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 tracker = ActivitySmithDagRunTracker()  # default options
 
 with DAG("q_chain20", schedule=None, start_date=START, **tracker.dag_kwargs()):
-    prev = None
-    for i in range(20):
-        t = task(task_id=f"c{i:02d}")(lambda: None)()
-        if prev is not None:
-            prev >> t
-        prev = t
+    chain(*(task(task_id=f"c{i:02d}")(lambda: None)() for i in range(20)))
 
 with DAG("q_wide200", schedule=None, start_date=START, **tracker.dag_kwargs()):
     for i in range(200):
@@ -61,10 +54,7 @@ for dag_id, fail_every in (("q_map1000", 0), ("q_map1000_fail10", 10)):
                 raise ValueError(f"shard {i} failed validation")
             return i
 
-        @task(trigger_rule="all_done")
-        def report() -> None:
-            return None
-
+        report = task(task_id="report", trigger_rule="all_done")(lambda: None)
         shard.expand(i=list(range(1000))) >> report()
 """)
 SCENARIOS = [
@@ -73,24 +63,6 @@ SCENARIOS = [
     ("q_map1000", "1,000-way map + 1", 1001),
     ("q_map1000_fail10", "1,000-way map + 1, 100 failing", 1001),
 ]
-
-
-def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    exe = os.path.join(os.path.dirname(sys.executable), "activitysmith-sandbox")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--api-key", KEY, "--rate-limits", json.dumps(QUOTAS)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.post(f"{url}/_sandbox/reset", timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError("sandbox did not start")
 
 
 def busiest_minute(times: list[float]) -> int:
@@ -111,7 +83,7 @@ def main() -> None:
     sys.stdout.flush()
     os.dup2(2, 1)
     _airflow.migrate()
-    proc, url = start_sandbox()
+    proc, url = start_sandbox(QUOTAS)
     _airflow.connect(url, KEY)
     bag = _airflow.dagbag(DAGS)
     assert not bag.import_errors, bag.import_errors

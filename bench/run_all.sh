@@ -3,27 +3,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=docs/benchmarks-latest.txt
+
+# bench VENV SCRIPT [NAME=VALUE...]: the command line, then the figures without the log lines.
+bench() {
+  local venv=$1 script=$2 logs='^\S*Z \['
+  shift 2
+  if [[ $venv == prefect ]]; then logs='^[0-9]{2}:[0-9]{2}'; fi
+  echo; echo "\$ ${*:+$* }.venv-$venv/bin/python bench/$script"
+  env "$@" ".venv-$venv/bin/python" "bench/$script" 2>/dev/null | grep -Ev "$logs"
+}
+
 {
   echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores"
   echo "\$ .venv-core/bin/python bench/client_throughput.py 1000"
   .venv-core/bin/python bench/client_throughput.py 1000
-  echo; echo "\$ .venv-airflow/bin/python bench/dag_parse.py"
-  .venv-airflow/bin/python bench/dag_parse.py 2>/dev/null | grep -v '^\S*Z \['
+  bench airflow dag_parse.py
   for s in 0 0.3; do
-    echo; echo "\$ BENCH_TASK_SECONDS=$s .venv-airflow/bin/python bench/task_overhead_airflow.py"
-    BENCH_TASK_SECONDS=$s .venv-airflow/bin/python bench/task_overhead_airflow.py 2>/dev/null \
-      | grep -v '^\S*Z \['
+    bench airflow task_overhead_airflow.py "BENCH_TASK_SECONDS=$s"
   done
-  echo; echo "\$ .venv-airflow/bin/python bench/requests_per_run_airflow.py"
-  .venv-airflow/bin/python bench/requests_per_run_airflow.py 2>/dev/null | grep -v '^\S*Z \['
-  echo; echo "\$ .venv-airflow/bin/python bench/airflow_db_load.py"
-  .venv-airflow/bin/python bench/airflow_db_load.py 2>/dev/null | grep -v '^\S*Z \['
-  echo; echo "\$ .venv-airflow/bin/python bench/watcher_reads.py"
-  .venv-airflow/bin/python bench/watcher_reads.py 2>/dev/null | grep -v '^\S*Z \['
-  echo; echo "\$ .venv-airflow/bin/python bench/scheduler_loop.py"
-  .venv-airflow/bin/python bench/scheduler_loop.py 2>/dev/null | grep -v '^\S*Z \['
-  echo; echo "\$ .venv-prefect/bin/python bench/task_overhead_prefect.py"
-  .venv-prefect/bin/python bench/task_overhead_prefect.py 2>/dev/null | grep -Ev '^[0-9]{2}:[0-9]{2}'
-  echo; echo "\$ .venv-prefect/bin/python bench/prefect_api_load.py"
-  .venv-prefect/bin/python bench/prefect_api_load.py 2>/dev/null | grep -Ev '^[0-9]{2}:[0-9]{2}'
+  for script in requests_per_run_airflow airflow_db_load watcher_reads scheduler_loop; do
+    bench airflow "$script.py"
+  done
+  bench prefect task_overhead_prefect.py
+  bench prefect prefect_api_load.py
 } | tee "$out"

@@ -16,9 +16,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _airflow
+
 from tests.airflow import _cluster
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
@@ -72,14 +73,10 @@ def instances(cluster: dict, dag_id: str) -> int:
     return int(count)
 
 
-def phase(cluster: dict, client: Any, listener: StatsdListener, dag_id: str) -> list[float]:
+def phase(cluster: dict, listener: StatsdListener, dag_id: str) -> list[float]:
     """Loop durations (ms) over ``WINDOW`` seconds while ``RUNS`` runs of ``dag_id`` live with
     all their mapped instances created."""
-    runs = []
-    for _ in range(RUNS):
-        reply = client.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-        reply.raise_for_status()
-        runs.append(reply.json()["dag_run_id"])
+    runs = [_cluster.trigger(cluster, dag_id) for _ in range(RUNS)]
     deadline = time.monotonic() + 300
     while instances(cluster, dag_id) < RUNS * WIDTH:
         assert time.monotonic() < deadline, f"{dag_id}: instances never all created"
@@ -90,7 +87,7 @@ def phase(cluster: dict, client: Any, listener: StatsdListener, dag_id: str) -> 
     values = listener.between(began, time.monotonic())
     assert instances(cluster, dag_id) == RUNS * WIDTH, "a run ended inside the window"
     for run_id in runs:
-        client.patch(f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
+        cluster["client"].patch(f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
     time.sleep(15)
     return values
 
@@ -106,34 +103,21 @@ def _summary(values: list[float]) -> str:
 
 
 def main() -> None:
-    from activitysmith_core.sandbox import Sandbox
-
     listener = StatsdListener(METRIC)
-    sandbox = Sandbox().start()
-    env = {
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "AIRFLOW__METRICS__STATSD_ON": "True",
-        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-        "AIRFLOW__METRICS__STATSD_PORT": str(listener.port),
-        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
-    }
+    env = _cluster.api_env(
+        core__parallelism=4,
+        core__max_active_tasks_per_dag=4,
+        logging__logging_level="WARNING",
+        metrics__statsd_on=True,
+        metrics__statsd_host="127.0.0.1",
+        metrics__statsd_port=listener.port,
+        metrics__statsd_prefix="airflow",
+    )
     try:
-        with _cluster.cluster(
-            sandbox, prefix="bench-loop-", dags=("loop.py",), extra_env=env
-        ) as cluster:
-            client = _cluster.api(cluster)
-            for dag_id in ("loop_tracked", "loop_plain"):
-                deadline = time.monotonic() + 180
-                while client.get(f"/dags/{dag_id}").status_code != 200:
-                    assert time.monotonic() < deadline, f"{dag_id} never parsed"
-                    time.sleep(1)
-                client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-            plain_1 = phase(cluster, client, listener, "loop_plain")
-            tracked = phase(cluster, client, listener, "loop_tracked")
-            plain_2 = phase(cluster, client, listener, "loop_plain")
+        with _airflow.deployment("loop", env) as (_, cluster):
+            plain_1 = phase(cluster, listener, "loop_plain")
+            tracked = phase(cluster, listener, "loop_tracked")
+            plain_2 = phase(cluster, listener, "loop_plain")
             plain = plain_1 + plain_2
             print(
                 f"Airflow {_version()}, PostgreSQL, 1 scheduler (LocalExecutor), {RUNS} runs x "
@@ -149,9 +133,7 @@ def main() -> None:
                     f"  tracked / untracked median: {ratio:.2f}  "
                     f"(untracked after / before: {spread:.2f}, the noise)"
                 )
-            client.close()
     finally:
-        sandbox.stop()
         listener.close()
 
 

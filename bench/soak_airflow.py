@@ -18,18 +18,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _airflow
-from client_throughput import KEY, start_sandbox
+from _sandbox import KEY, start_sandbox
+from _soak import FAULTS, activities, baseline, ended_succeeded, inject_faults
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 TASKS = 5
-FAULTS = {
-    "error_rate": 0.15,
-    "drop_rate": 0.05,
-    "hang_rate": 0.03,
-    "hang_seconds": 3,
-    "latency": 0.02,
-    "seed": 7,
-}
 HOME = _airflow.home("soak-airflow-", log_level="ERROR")
 DAGS = HOME / "dags"
 (DAGS / "soak.py").write_text(f"""
@@ -53,19 +46,11 @@ for name, kwargs in (("tracked", ActivitySmithDagRunTracker(deadline=4)
 
 def _correct(state: dict, run_ids: list[str], stream_key: Any) -> int:
     """How many of the runs' activities ended with their right final state."""
-    by_key = {a["stream_key"]: a for a in state["activities"] if a["stream_key"]}
-    correct = 0
-    for run_id in run_ids:
-        act = by_key.get(stream_key("airflow", "soak_tracked", run_id))
-        cs = act["content_state"] if act else {}
-        if (
-            act
-            and act["status"] != "active"
-            and cs.get("current_step") == TASKS
-            and cs.get("badge", {}).get("title") == "Succeeded"
-        ):
-            correct += 1
-    return correct
+    by_key = activities(state)
+    return sum(
+        ended_succeeded(by_key.get(stream_key("airflow", "soak_tracked", r)), current_step=TASKS)
+        for r in run_ids
+    )
 
 
 def main() -> int:
@@ -79,21 +64,14 @@ def main() -> int:
     from activitysmith_core import stream_key
 
     bag = _airflow.dagbag(DAGS)
-    base = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        bag.get_dag("soak_plain").test()
-        base.append(time.perf_counter() - t0)
-    baseline = statistics.median(base)
-    httpx.post(f"{url}/_sandbox/reset")
+    base = baseline(url, bag.get_dag("soak_plain").test)
     changed, extra, run_ids = 0, [], []
     try:
         for i in range(RUNS):
-            faults = dict(FAULTS, rate_limit_burst=3 if i % 5 == 0 else 0, retry_after=1)
-            httpx.post(f"{url}/_sandbox/faults", json=faults)
+            inject_faults(url, i)
             t0 = time.perf_counter()
             dr = bag.get_dag("soak_tracked").test()
-            extra.append((time.perf_counter() - t0 - baseline) / TASKS)
+            extra.append((time.perf_counter() - t0 - base) / TASKS)
             run_ids.append(dr.run_id)
             with create_session() as session:
                 states = (
@@ -130,7 +108,7 @@ def main() -> int:
     print(f"  runs with the right final Live Activity after recovery: {correct}/{RUNS}")
     print(
         f"  extra time per task: median {statistics.median(extra) * 1000:.0f} ms, "
-        f"worst {max(extra) * 1000:.0f} ms (baseline run {baseline:.2f} s)"
+        f"worst {max(extra) * 1000:.0f} ms (baseline run {base:.2f} s)"
     )
     print(f"  requests: {len(records)}, of which failed attempts (5xx/429/dropped/hung): {failed}")
     return 0 if changed == 0 and correct == RUNS else 1

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from client_throughput import KEY, start_sandbox
-from soak_airflow import FAULTS
+from _sandbox import KEY, start_sandbox
+from _soak import FAULTS, activities, baseline, ended_succeeded, inject_faults
 
 STATE = tempfile.mkdtemp(prefix="soak-state-")
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
@@ -53,21 +53,14 @@ def main() -> int:
     plain = flow(name="soak-plain")(body)
     tracked = flow(name="soak-tracked", **activitysmith_hooks(deadline=DEADLINE))(body)
     plain()
-    base = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        plain()
-        base.append(time.perf_counter() - t0)
-    baseline = statistics.median(base)
-    httpx.post(f"{url}/_sandbox/reset")
+    base = baseline(url, plain)
     changed, extra, run_ids = 0, [], []
     try:
         for i in range(RUNS):
-            faults = dict(FAULTS, rate_limit_burst=3 if i % 5 == 0 else 0, retry_after=1)
-            httpx.post(f"{url}/_sandbox/faults", json=faults)
+            inject_faults(url, i)
             t0 = time.perf_counter()
             state = tracked(return_state=True)
-            extra.append(time.perf_counter() - t0 - baseline)
+            extra.append(time.perf_counter() - t0 - base)
             changed += 0 if state.is_completed() and state.result() == sum(range(TASKS)) else 1
             run_ids.append(str(state.state_details.flow_run_id))
         httpx.post(f"{url}/_sandbox/faults", json={})
@@ -86,7 +79,7 @@ def main() -> int:
     print(f"  runs with the right final Live Activity after recovery: {correct}/{RUNS}")
     print(
         f"  extra time per run: median {statistics.median(extra):.2f} s, worst "
-        f"{max(extra):.2f} s (deadline {DEADLINE:g} s; baseline run {baseline:.2f} s)"
+        f"{max(extra):.2f} s (deadline {DEADLINE:g} s; baseline run {base:.2f} s)"
     )
     print(f"  requests: {len(records)}, of which failed attempts (5xx/429/dropped/hung): {failed}")
     kept = [p.name for p in Path(STATE).rglob("*.json*")]
@@ -105,19 +98,14 @@ def _correct(snapshot: dict[str, Any], run_ids: list[str], verbose: bool = False
     one segment)."""
     from activitysmith_core import stream_key
 
-    by_key = {a["stream_key"]: a for a in snapshot["activities"] if a["stream_key"]}
+    by_key = activities(snapshot)
     correct = 0
     for run_id in run_ids:
         act = by_key.get(stream_key("prefect", "soak-tracked", run_id))
-        cs = act["content_state"] if act else {}
-        if (
-            act
-            and act["status"] != "active"
-            and cs.get("current_step") == cs.get("number_of_steps") == 1
-            and cs.get("badge", {}).get("title") == "Succeeded"
-        ):
+        if ended_succeeded(act, current_step=1, number_of_steps=1):
             correct += 1
         elif verbose:
+            cs = act["content_state"] if act else {}
             print(f"  wrong: run {run_id}: {act and act['status']} {cs}")
     return correct
 

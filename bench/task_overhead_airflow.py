@@ -27,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _airflow
-from client_throughput import KEY, start_sandbox
+from _sandbox import KEY, start_sandbox
 
 HOME = _airflow.home("bench-airflow-", log_level="WARNING")
 DAGS = HOME / "dags"

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from client_throughput import KEY, start_sandbox
+from _sandbox import KEY, start_sandbox
 
 os.environ.update(
     PREFECT_HOME=tempfile.mkdtemp(prefix="bench-prefect-"),
@@ -69,8 +69,7 @@ def main() -> None:
     plain()  # start the ephemeral server and warm up
     try:
         print(
-            f"Prefect: {TASKS} sequential tasks of {SECONDS:g} s on {RUNNER}, "
-            f"median of 3 runs each"
+            f"Prefect: {TASKS} sequential tasks of {SECONDS:g} s on {RUNNER}, median of 3 runs each"
         )
         print(
             f"{'latency':>8} {'untracked s':>12} {'tracked s':>10} {'added/task ms':>14} "

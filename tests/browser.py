@@ -8,14 +8,7 @@ import time
 from typing import Any
 
 from activitysmith_core import ActivitySmith
-from activitysmith_core.tracking import (
-    Engine,
-    RunState,
-    RunStatus,
-    Step,
-    StepStatus,
-    TrackerOptions,
-)
+from activitysmith_core import tracking as t
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -96,19 +89,19 @@ def populate(client: ActivitySmith) -> None:
     )
 
 
-S = StepStatus
+S = t.StepStatus
 
 
-def glance_runs() -> list[tuple[RunState, list[tuple[str, str | None]]]]:
+def glance_runs() -> list[tuple[t.RunState, list[tuple[str, str | None]]]]:
     """The runs drawn, and the failures each reports."""
     now = time.time()
-    wide = [Step(f"load_{i:03d}", S.SUCCESS, f"shard_{i // 20:02d}") for i in range(200)]
+    wide = [t.Step(f"load_{i:03d}", S.SUCCESS, f"shard_{i // 20:02d}") for i in range(200)]
     for i in range(130, 200):
         wide[i].status = S.PENDING
     for i in range(130, 136):
         wide[i].status = S.RUNNING
     wide[47].status = S.FAILED
-    nightly = RunState(
+    nightly = t.RunState(
         "airflow",
         "warehouse_load",
         "scheduled__2026-11-30",
@@ -118,15 +111,15 @@ def glance_runs() -> list[tuple[RunState, list[tuple[str, str | None]]]]:
         started_at=now - 6 * 60,
         expected_seconds=9.5 * 60,
     )
-    etl = RunState(
+    etl = t.RunState(
         "airflow",
         "nightly_etl",
         "scheduled__2026-11-30T05",
         [
-            Step("extract", S.SUCCESS),
-            Step("transform", S.RUNNING, active=4),
-            Step("load"),
-            Step("report"),
+            t.Step("extract", S.SUCCESS),
+            t.Step("transform", S.RUNNING, active=4),
+            t.Step("load"),
+            t.Step("report"),
         ],
         title="nightly_etl",
         url="http://airflow.example.com/dags/nightly_etl/runs/scheduled__2026-11-30T05",
@@ -137,7 +130,7 @@ def glance_runs() -> list[tuple[RunState, list[tuple[str, str | None]]]]:
     return [(nightly, []), (etl, []), (etl, failures)]
 
 
-def glance_group() -> RunState:
+def glance_group() -> t.RunState:
     """A night of twelve pipelines in one group: seven ended (one failed), three running, the
     bar's length and the time left from the previous night."""
     from activitysmith_core.tracking import GroupMember, group_state, windows
@@ -149,18 +142,18 @@ def glance_group() -> RunState:
         GroupMember(
             name,
             f"scheduled__{name}",
-            RunStatus.FAILED if name == "billing" else RunStatus.SUCCESS,
+            t.RunStatus.FAILED if name == "billing" else t.RunStatus.SUCCESS,
             start + i * 60,
             start + 600 + i * 240,
         )
         for i, name in enumerate(names)
     ]
     members += [
-        GroupMember(name, f"scheduled__{name}", RunStatus.RUNNING, start + 900 + i * 300)
+        GroupMember(name, f"scheduled__{name}", t.RunStatus.RUNNING, start + 900 + i * 300)
         for i, name in enumerate(["warehouse", "ml_features", "reports"])
     ]
     previous = windows(
-        GroupMember(f"p{i}", f"p{i}", RunStatus.SUCCESS, start - 86_400, start - 86_400 + 3_150)
+        GroupMember(f"p{i}", f"p{i}", t.RunStatus.SUCCESS, start - 86_400, start - 86_400 + 3_150)
         for i in range(12)
     )[0]
     return group_state("airflow", "nightly", windows(members)[0], previous, title="Nightly")
@@ -170,9 +163,9 @@ def populate_glance(client: Any, state_dir: str) -> None:
     """The glance runs and a group of runs, drawn by the real engine."""
     from activitysmith_core.tracking import group_options
 
-    options = TrackerOptions(interval=0.01, push_window=0.2, state_dir=state_dir)
-    Engine(client, group_options(options)).update(glance_group())
-    engine = Engine(client, options)
+    options = t.TrackerOptions(interval=0.01, push_window=0.2, state_dir=state_dir)
+    t.Engine(client, group_options(options)).update(glance_group())
+    engine = t.Engine(client, options)
     for run, failures in glance_runs():
         engine.update(run)
         for step, error in failures:

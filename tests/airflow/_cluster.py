@@ -170,6 +170,27 @@ def cluster(
         yield found
 
 
+@contextmanager
+def driven(
+    sandbox: Any, *, unpaused: Sequence[str], timeout: float = 180, **options: Any
+) -> Iterator[dict]:
+    """``cluster(sandbox, **options)`` with its REST client as ``found["client"]`` and the DAGs
+    ``unpaused`` parsed and unpaused (``timeout`` seconds each)."""
+    with cluster(sandbox, **options) as found:
+        client = api(found)
+        found["client"] = client
+        unpause(found, *unpaused, timeout=timeout)
+        yield found
+        client.close()
+
+
+def trigger(cluster: dict, dag_id: str) -> str:
+    """Start a run of ``dag_id`` through the REST API; its run id."""
+    reply = cluster["client"].post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    reply.raise_for_status()
+    return str(reply.json()["dag_run_id"])
+
+
 def start_scheduler(cluster: dict) -> Any:
     """Start one more scheduler (``scheduler.log``, ``scheduler-2.log``, ...)."""
     count = len(cluster["schedulers"])
@@ -184,6 +205,36 @@ def kill_scheduler(cluster: dict, proc: Any) -> None:
     leaves it; the cluster's end stops its process group)."""
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+
+
+def api_env(**options: object) -> dict[str, str]:
+    """Settings of a cluster driven through its REST API (every user an admin), plus
+    ``section__key=value`` options as ``AIRFLOW__SECTION__KEY``."""
+    env = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    env.update({f"AIRFLOW__{name.upper()}": str(value) for name, value in options.items()})
+    return env
+
+
+def needs_postgres() -> Any:
+    """The mark that skips a test or module where PostgreSQL is not installed (never on CI)."""
+    import pytest
+
+    return pytest.mark.skipif(
+        PG is None and not os.environ.get("CI"),
+        reason="PostgreSQL not installed (apt-get install postgresql)",
+    )
+
+
+def unpause(cluster: dict, *dag_ids: str, timeout: float = 180) -> None:
+    """Wait (``timeout`` seconds each) until the DAG processor has parsed each of ``dag_ids``,
+    then unpause it through ``cluster["client"]``."""
+    client = cluster["client"]
+    for dag_id in dag_ids:
+        deadline = time.monotonic() + timeout
+        while client.get(f"/dags/{dag_id}").status_code != 200:
+            assert time.monotonic() < deadline, f"{dag_id} never parsed; logs in {cluster['root']}"
+            time.sleep(1)
+        client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
 
 
 def api(cluster: dict) -> Any:
@@ -268,6 +319,29 @@ def wait_final(sandbox: Any, key: str, timeout: float = 30) -> None:
     while sandbox.activities.get(key, {}).get("status") not in ("ended", "dismissed"):
         assert time.monotonic() < deadline, "the final state never arrived"
         time.sleep(0.5)
+
+
+def new_push(sandbox: Any, before: int, timeout: float = 15) -> Any:
+    """The one push the sandbox received after its first ``before`` (waits ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while len(sandbox.pushes) == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    [push] = sandbox.pushes[before:]
+    return push
+
+
+def final_requests(sandbox: Any, key: str, timeout: float = 60) -> list[Any]:
+    """The stream's requests once its final state arrived; checks the count never went back and
+    that the one accepted DELETE is the stream's last request (a start the account had no slot
+    for is refused and retried by the sender: refused requests are in the record too)."""
+    wait_final(sandbox, key, timeout)
+    reqs = list(sandbox.stream_requests(key))
+    seen = [(r.method, r.status) for r in reqs]
+    ended = [i for i, r in enumerate(reqs) if r.method == "DELETE" and r.status == 200]
+    assert len(ended) == 1 and ended[0] == len(reqs) - 1, f"{key}: requests after the end: {seen}"
+    steps = [r.body["content_state"]["current_step"] for r in reqs if r.status == 200]
+    assert steps == sorted(steps), f"{key}: current_step went backwards: {steps}"
+    return reqs
 
 
 def check(sandbox: Any, dag_id: str, run_id: str, segments: int, instances: int) -> list[Any]:

@@ -5,21 +5,14 @@ that never goes backwards in the order received, the right final state, and boun
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from typing import Any
-
-import pytest
 
 from activitysmith_core import stream_key
 
 from . import _cluster
-from ._cluster import PG
 
-pytestmark = pytest.mark.skipif(
-    PG is None and not os.environ.get("CI"),
-    reason="PostgreSQL not installed (apt-get install postgresql)",
-)
+pytestmark = _cluster.needs_postgres()
 
 
 _run = _cluster.run
@@ -78,10 +71,7 @@ def test_tag_listener_under_a_real_scheduler(cluster: dict, sandbox_module: Any)
     drawn = [r.body["content_state"]["step_colors"] for r in reqs if r.status == 200]
     for earlier, later in itertools.pairwise(drawn):
         assert later[: len(earlier)] == earlier, f"a drawn segment changed: {drawn}"
-    deadline = time.monotonic() + 15
-    while len(sandbox_module.pushes) == before and time.monotonic() < deadline:
-        time.sleep(0.5)
-    [push] = sandbox_module.pushes[before:]
+    push = _cluster.new_push(sandbox_module, before)
     assert push["title"] == "tagged8: broken failed"
     assert push["message"] == "RuntimeError: the tagged task broke"
     assert "/tasks/broken" in push["redirection"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import shutil
 import time
 import uuid
@@ -27,7 +26,7 @@ from activitysmith_airflow import ActivitySmithNotifier
 from activitysmith_core import stream_key
 
 from . import _cluster
-from ._cluster import AIRFLOW, PG, cli, query, start
+from ._cluster import AIRFLOW, cli, query, start
 from .conftest import AIRFLOW_32, load_dag
 
 HERE = Path(__file__).parent
@@ -215,10 +214,7 @@ def test_a_sync_callback_on_an_executor_pushes_too(airflow_sandbox: Any) -> None
 
 # -- a real scheduler, DAG processor and triggerer on PostgreSQL --------------------------------
 
-needs_postgres = pytest.mark.skipif(
-    PG is None and not os.environ.get("CI"),
-    reason="PostgreSQL not installed (apt-get install postgresql)",
-)
+needs_postgres = _cluster.needs_postgres()
 
 
 def _with_deadline_dag(cluster: dict) -> None:

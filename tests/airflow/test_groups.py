@@ -28,19 +28,12 @@ from activitysmith_core import stream_key
 from tests.records import ActivePeak
 
 from . import _cluster
-from ._cluster import PG
 
-pytestmark = pytest.mark.skipif(
-    PG is None and not os.environ.get("CI"),
-    reason="PostgreSQL not installed (apt-get install postgresql)",
+pytestmark = _cluster.needs_postgres()
+
+ENV = _cluster.api_env(
+    core__parallelism=16, activitysmith__group_linger=10, activitysmith__interval=0.5
 )
-
-ENV = {
-    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-    "AIRFLOW__CORE__PARALLELISM": "16",
-    "AIRFLOW__ACTIVITYSMITH__GROUP_LINGER": "10",
-    "AIRFLOW__ACTIVITYSMITH__INTERVAL": "0.5",
-}
 NIGHT = [f"night_{i:02d}" for i in range(12)]
 SLOTS = [f"slot_{i}" for i in range(6)]
 RELAY = ["relay_0", "relay_1"]
@@ -49,28 +42,19 @@ BACKFILLED = "backfilled"
 
 @pytest.fixture(scope="module")
 def cluster(sandbox_module: Any) -> Iterator[dict]:
-    with _cluster.cluster(
-        sandbox_module, prefix="airflow-groups-", dags=("groups.py",), extra_env=ENV
+    with _cluster.driven(
+        sandbox_module,
+        unpaused=[*NIGHT, *SLOTS, *RELAY, BACKFILLED],
+        timeout=240,
+        prefix="airflow-groups-",
+        dags=("groups.py",),
+        extra_env=ENV,
     ) as found:
-        client = _cluster.api(found)
-        found["client"] = client
-        for dag_id in [*NIGHT, *SLOTS, *RELAY, BACKFILLED]:
-            deadline = time.monotonic() + 240
-            while client.get(f"/dags/{dag_id}").status_code != 200:
-                assert time.monotonic() < deadline, f"{dag_id} never parsed: {found['root']}"
-                time.sleep(1)
-            client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
         yield found
-        client.close()
 
 
 def _trigger(cluster: dict, dag_ids: list[str]) -> dict[str, str]:
-    runs = {}
-    for dag_id in dag_ids:
-        reply = cluster["client"].post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-        reply.raise_for_status()
-        runs[dag_id] = str(reply.json()["dag_run_id"])
-    return runs
+    return {dag_id: _cluster.trigger(cluster, dag_id) for dag_id in dag_ids}
 
 
 def _wait_runs(cluster: dict, runs: dict[str, str], timeout: float = 300) -> dict[str, str]:
@@ -98,6 +82,18 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
     while not predicate():
         assert time.monotonic() < deadline, what
         time.sleep(0.5)
+
+
+def _ended(cluster: dict, sandbox: Any, key: str, what: str) -> list[Any]:
+    """The accepted requests of ``key`` once it ended (90 s at most): one DELETE, the last."""
+    _wait(
+        lambda: sandbox.activities[key]["status"] == "ended",
+        90,
+        f"{what} never ended; logs in {cluster['root']}",
+    )
+    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
+    assert [r.method for r in reqs].count("DELETE") == 1 and reqs[-1].method == "DELETE"
+    return reqs
 
 
 def test_twelve_runs_of_a_group_share_one_activity(cluster: dict, sandbox_module: Any) -> None:
@@ -232,13 +228,7 @@ def test_a_backfill_is_one_activity_of_a_segment_per_run(
 
     _wait(lambda: group_keys(), 60, f"no backfill activity; logs in {cluster['root']}")
     [key] = group_keys()
-    _wait(
-        lambda: sandbox.activities[key]["status"] == "ended",
-        90,
-        f"the backfill's activity never ended; logs in {cluster['root']}",
-    )
-    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
-    assert [r.method for r in reqs].count("DELETE") == 1 and reqs[-1].method == "DELETE"
+    reqs = _ended(cluster, sandbox, key, "the backfill's activity")
     steps = [r.body["content_state"]["current_step"] for r in reqs]
     assert steps == sorted(steps), steps
     final = sandbox.activities[key]["content_state"]
@@ -344,12 +334,6 @@ def test_a_stopped_scheduler_hands_its_group_windows_over_with_its_runs(
     assert set(states.values()) == {"success"}
     key = group_key()
     assert key is not None
-    _wait(
-        lambda: sandbox.activities[key]["status"] == "ended",
-        90,
-        f"the group never ended; logs in {cluster['root']}",
-    )
-    reqs = [r for r in sandbox.stream_requests(key) if r.status == 200]
-    assert [r.method for r in reqs].count("DELETE") == 1 and reqs[-1].method == "DELETE"
+    reqs = _ended(cluster, sandbox, key, "the group")
     assert [r for r in reqs if r.time > stopped_mono and r.method == "PUT"], "B drew nothing"
     assert sandbox.activities[key]["content_state"]["step_colors"] == ["green"] * 2

@@ -26,12 +26,9 @@ from activitysmith_airflow.db_manager import HEAD, VERSION_TABLE
 from activitysmith_airflow.get_provider_info import DB_MANAGER
 
 from . import _cluster
-from ._cluster import AIRFLOW, PG
+from ._cluster import AIRFLOW
 
-needs_pg = pytest.mark.skipif(
-    PG is None and not os.environ.get("CI"),
-    reason="PostgreSQL not installed (apt-get install postgresql)",
-)
+needs_pg = _cluster.needs_postgres()
 ALL = {*TABLES, VERSION_TABLE}
 
 
@@ -176,7 +173,7 @@ def test_a_scheduler_that_may_not_create_the_tables_says_so_once(sandbox: Any) -
         prefix="airflow-nocreate-",
         dags=("writer.py",),
         schedulers=0,
-        extra_env={"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"},
+        extra_env=_cluster.api_env(),
     ) as found:
         port = found["pg_port"]
         for name in (*TABLES, VERSION_TABLE):  # the provider installed after the last migrate

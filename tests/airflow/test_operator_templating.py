@@ -31,15 +31,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag
 
-from activitysmith_airflow import (
-    ActivitySmithEndOperator,
-    ActivitySmithEndStreamOperator,
-    ActivitySmithNotifier,
-    ActivitySmithPushOperator,
-    ActivitySmithStartOperator,
-    ActivitySmithStreamOperator,
-    ActivitySmithUpdateOperator,
-)
+import activitysmith_airflow as asm
 
 CONN = "{{ params.phone }}"
 AID = "{{ ti.xcom_pull(task_ids='start', key='activity_id') }}"
@@ -51,41 +43,41 @@ AID = "{{ ti.xcom_pull(task_ids='start', key='activity_id') }}"
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     params={"phone": "activitysmith_default"},
-    on_success_callback=ActivitySmithNotifier(
+    on_success_callback=asm.ActivitySmithNotifier(
         title="{{ dag.dag_id }} done", activitysmith_conn_id="{{ var.value.phone_conn }}"
     ),
 )
 def t_templated_conn() -> None:
     cs = {"title": "Templated", "type": "segmented_progress", "number_of_steps": 2}
     (
-        ActivitySmithPushOperator(
+        asm.ActivitySmithPushOperator(
             task_id="push",
             title="via {{ params.phone }}",
             metadata={"conn": "{{ params.phone }}"},
             activitysmith_conn_id=CONN,
         )
-        >> ActivitySmithStreamOperator(
+        >> asm.ActivitySmithStreamOperator(
             task_id="stream",
             stream_key="templated-{{ ds_nodash }}",
             content_state={**cs, "current_step": 1},
             activitysmith_conn_id=CONN,
         )
-        >> ActivitySmithEndStreamOperator(
+        >> asm.ActivitySmithEndStreamOperator(
             task_id="end_stream",
             stream_key="templated-{{ ds_nodash }}",
             content_state={**cs, "current_step": 2},
             activitysmith_conn_id=CONN,
         )
-        >> ActivitySmithStartOperator(
+        >> asm.ActivitySmithStartOperator(
             task_id="start", content_state={**cs, "current_step": 0}, activitysmith_conn_id=CONN
         )
-        >> ActivitySmithUpdateOperator(
+        >> asm.ActivitySmithUpdateOperator(
             task_id="update",
             activity_id=AID,
             content_state={"title": "Templated", "current_step": 1},
             activitysmith_conn_id=CONN,
         )
-        >> ActivitySmithEndOperator(
+        >> asm.ActivitySmithEndOperator(
             task_id="end",
             activity_id=AID,
             content_state={"title": "Templated", "current_step": 2},

@@ -14,7 +14,6 @@ The tests share one deployment and run in order (the second scheduler starts in 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,47 +23,26 @@ import pytest
 from activitysmith_core import stream_key
 
 from . import _cluster
-from ._cluster import PG
 
-pytestmark = pytest.mark.skipif(
-    PG is None and not os.environ.get("CI"),
-    reason="PostgreSQL not installed (apt-get install postgresql)",
+pytestmark = _cluster.needs_postgres()
+
+ENV = _cluster.api_env(
+    core__parallelism=16,
+    scheduler__scheduler_health_check_threshold=10,
+    scheduler__orphaned_tasks_check_interval=10,
 )
-
-ENV = {
-    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-    "AIRFLOW__CORE__PARALLELISM": "16",
-    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
-    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
-}
 
 
 @pytest.fixture(scope="module")
 def cluster(sandbox_module: Any) -> Iterator[dict]:
-    with _cluster.cluster(
-        sandbox_module, prefix="airflow-writer-", dags=("writer.py",), extra_env=ENV
+    with _cluster.driven(
+        sandbox_module,
+        unpaused=("slow6", "ha4", "flaky", "hold"),
+        prefix="airflow-writer-",
+        dags=("writer.py",),
+        extra_env=ENV,
     ) as found:
-        client = _cluster.api(found)
-        found["client"] = client
-        for dag_id in ("slow6", "ha4", "flaky", "hold"):
-            _ready(found, dag_id)
         yield found
-        client.close()
-
-
-def _ready(cluster: dict, dag_id: str) -> None:
-    client = cluster["client"]
-    deadline = time.monotonic() + 180
-    while client.get(f"/dags/{dag_id}").status_code != 200:
-        assert time.monotonic() < deadline, f"{dag_id} never parsed; logs in {cluster['root']}"
-        time.sleep(1)
-    client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-
-
-def _trigger(cluster: dict, dag_id: str) -> str:
-    reply = cluster["client"].post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-    reply.raise_for_status()
-    return str(reply.json()["dag_run_id"])
 
 
 def _run_state(cluster: dict, dag_id: str, run_id: str) -> str:
@@ -97,24 +75,10 @@ def _wait_task(cluster: dict, dag_id: str, run_id: str, task_id: str, state: str
         time.sleep(0.5)
 
 
-def _final(sandbox: Any, key: str, timeout: float = 60) -> list[Any]:
-    """The stream's requests once its final state arrived; checks the count never went back and
-    that the one accepted DELETE is the stream's last request (a start the account had no slot
-    for is refused and retried by the sender: refused requests are in the record too)."""
-    _cluster.wait_final(sandbox, key, timeout)
-    reqs = list(sandbox.stream_requests(key))
-    seen = [(r.method, r.status) for r in reqs]
-    ended = [i for i, r in enumerate(reqs) if r.method == "DELETE" and r.status == 200]
-    assert len(ended) == 1 and ended[0] == len(reqs) - 1, f"requests after the end: {seen}"
-    steps = [r.body["content_state"]["current_step"] for r in reqs if r.status == 200]
-    assert steps == sorted(steps), f"current_step went backwards: {steps}"
-    return reqs
-
-
 def test_a_killed_scheduler_is_taken_over_at_once(cluster: dict, sandbox_module: Any) -> None:
     """kill -9 of the scheduler mid-run, a new one 3 s later: the run's updates resume as soon
     as the new scheduler starts (its watcher starts with its job), not at the run's end."""
-    run_id = _trigger(cluster, "slow6")
+    run_id = _cluster.trigger(cluster, "slow6")
     key = stream_key("airflow", "slow6", run_id)
     _wait_task(cluster, "slow6", run_id, "s1", "running")
     [old] = cluster["schedulers"]
@@ -137,7 +101,7 @@ def test_a_killed_scheduler_is_taken_over_at_once(cluster: dict, sandbox_module:
     print(f"updates resumed {resumed:.1f} s after the new scheduler's process started")
     assert resumed < 30, f"updates resumed {resumed:.1f} s after the new scheduler started"
     _wait_run(cluster, "slow6", run_id, "success")
-    reqs = _final(sandbox_module, key)
+    reqs = _cluster.final_requests(sandbox_module, key)
     after = [r for r in reqs if r.time > killed and r.method == "PUT"]
     assert after, "no update between the takeover and the end"
     final = reqs[-1].body["content_state"]
@@ -151,12 +115,12 @@ def test_two_schedulers_never_send_after_the_end(cluster: dict, sandbox_module: 
         _cluster.start_scheduler(cluster)
     keys: list[str] = []
     for _ in range(3):
-        runs = [_trigger(cluster, "ha4") for _ in range(6)]
+        runs = [_cluster.trigger(cluster, "ha4") for _ in range(6)]
         for run_id in runs:
             _wait_run(cluster, "ha4", run_id, "success")
         keys += [stream_key("airflow", "ha4", run_id) for run_id in runs]
     for key in keys:
-        reqs = _final(sandbox_module, key)
+        reqs = _cluster.final_requests(sandbox_module, key)
         final = reqs[-1].body["content_state"]
         assert final["step_colors"] == ["green"] * 4, final
     time.sleep(5)  # anything late from either scheduler would land now
@@ -169,16 +133,16 @@ def test_two_schedulers_never_send_after_the_end(cluster: dict, sandbox_module: 
 def test_a_cleared_run_is_a_new_live_activity(cluster: dict, sandbox_module: Any) -> None:
     """A failed run cleared through the REST API re-runs as attempt 1: its own stream, updated
     while it runs, ending green; the first attempt's activity stays ended."""
-    run_id = _trigger(cluster, "flaky")
+    run_id = _cluster.trigger(cluster, "flaky")
     _wait_run(cluster, "flaky", run_id, "failed")
     first = stream_key("airflow", "flaky", run_id)
-    first_reqs = _final(sandbox_module, first)
+    first_reqs = _cluster.final_requests(sandbox_module, first)
     assert first_reqs[-1].body["content_state"]["step_colors"][1] == "red"
     reply = cluster["client"].post(f"/dags/flaky/dagRuns/{run_id}/clear", json={"dry_run": False})
     reply.raise_for_status()
     _wait_run(cluster, "flaky", run_id, "success")
     again = stream_key("airflow", "flaky", run_id, "attempt-1")
-    reqs = _final(sandbox_module, again)
+    reqs = _cluster.final_requests(sandbox_module, again)
     assert [r for r in reqs if r.method == "PUT" and r.status == 200], "not visible while it ran"
     final = reqs[-1].body["content_state"]
     assert final["step_colors"] == ["green"] * 3, final
@@ -188,7 +152,7 @@ def test_a_cleared_run_is_a_new_live_activity(cluster: dict, sandbox_module: Any
 def _patch_failed(cluster: dict, sandbox: Any) -> tuple[float, str]:
     """Trigger ``hold``, and fail the run through the REST API while its long task runs;
     returns the PATCH's duration and the run's key."""
-    run_id = _trigger(cluster, "hold")
+    run_id = _cluster.trigger(cluster, "hold")
     _wait_task(cluster, "hold", run_id, "long", "running")
     time.sleep(2)
     began = time.monotonic()
@@ -206,7 +170,7 @@ def test_failing_a_run_from_the_api_never_waits_on_activitysmith(
     from activitysmith_core.sandbox import Faults
 
     answering, key = _patch_failed(cluster, sandbox_module)
-    final = _final(sandbox_module, key)[-1].body["content_state"]
+    final = _cluster.final_requests(sandbox_module, key)[-1].body["content_state"]
     assert final["step_colors"] == ["green", "red", "gray"], final
     sandbox_module.set_faults(Faults(hang_rate=1.0, hang_seconds=120))
     try:
@@ -226,7 +190,7 @@ def test_a_final_its_writer_died_before_delivering_is_sent_by_the_next(
     from activitysmith_core.sandbox import Faults
 
     sandbox = sandbox_module
-    run_id = _trigger(cluster, "ha4")
+    run_id = _cluster.trigger(cluster, "ha4")
     key = stream_key("airflow", "ha4", run_id)
     deadline = time.monotonic() + 120
     while not [r for r in sandbox.stream_requests(key) if r.method == "PUT" and r.status == 200]:
@@ -243,7 +207,7 @@ def test_a_final_its_writer_died_before_delivering_is_sent_by_the_next(
         sandbox.set_faults(Faults())
     killed = time.monotonic()
     _cluster.start_scheduler(cluster)
-    reqs = _final(sandbox, key, timeout=120)
+    reqs = _cluster.final_requests(sandbox, key, timeout=120)
     ended = [r for r in reqs if r.method == "DELETE" and r.status == 200]
     print(f"final delivered {ended[0].time - killed:.1f} s after the writer was killed")
     assert ended[0].time > killed

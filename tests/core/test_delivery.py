@@ -12,15 +12,9 @@ from typing import Any
 import pytest
 
 from activitysmith_core import ActivitySmith
-from activitysmith_core.tracking import (
-    Engine,
-    RunStatus,
-    Sender,
-    StepStatus,
-    TrackerOptions,
-)
+from activitysmith_core.tracking import Engine, RunStatus, Sender, StepStatus, TrackerOptions
 from tests.core._runs import run_state as _run
-from tests.core._runs import tracker_options
+from tests.core._runs import tracker_options, wait_for
 
 S = StepStatus
 
@@ -32,15 +26,6 @@ def options(tmp_path: Path) -> TrackerOptions:
 
 def _engine(sandbox: Any, options: TrackerOptions) -> Engine:
     return Engine(ActivitySmith(sandbox.api_key, base_url=sandbox.url), options)
-
-
-def _wait(predicate: Any, seconds: float = 10.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def _order(sandbox: Any, key: str) -> list[str]:
@@ -59,11 +44,11 @@ def test_a_waiting_failure_push_leaves_with_the_final_state(
     engine = _engine(sandbox, options)
     engine.update(_run("r1", S.RUNNING, S.PENDING))
     engine.step_failed(_run("r1", S.FAILED, S.RUNNING), "t0", "disk full")
-    assert _wait(lambda: "PUT" in _order(sandbox, _run("r1").key))
+    assert wait_for(lambda: "PUT" in _order(sandbox, _run("r1").key))
     started = time.monotonic()
     engine.finish(_run("r1", S.FAILED, S.SUCCESS, status=RunStatus.FAILED))
     # The push window is 30 s, but the run has ended: nothing more can fold into the push.
-    assert _wait(lambda: "DELETE" in _order(sandbox, _run("r1").key), 5.0)
+    assert wait_for(lambda: "DELETE" in _order(sandbox, _run("r1").key), 5.0)
     assert time.monotonic() - started < options.push_window
     order = _order(sandbox, _run("r1").key)
     assert order.index("push") < order.index("DELETE"), order
@@ -95,7 +80,7 @@ def test_a_fifth_activity_waits_for_a_slot_and_is_shown_when_one_frees(
     for run_id in runs:
         engine.update(_run(run_id, S.RUNNING, S.PENDING))
     sender = engine.sender
-    assert _wait(lambda: len(sender.waiting_for_slot) == 2)
+    assert wait_for(lambda: len(sender.waiting_for_slot) == 2)
     assert sandbox.state.active_count() == 4
     waiting = set(sender.waiting_for_slot)
     assert sender.stats.slot_waits == 2, "both extra runs are counted as waiting"
@@ -103,16 +88,16 @@ def test_a_fifth_activity_waits_for_a_slot_and_is_shown_when_one_frees(
     # A waiting run's failure push does not wait for a slot.
     waiting_run = next(r for r in runs if _run(r).key in waiting)
     engine.step_failed(_run(waiting_run, S.FAILED, S.PENDING), "t0", "boom")
-    assert _wait(lambda: any(r.path.endswith("/push-notification") for r in sandbox.requests))
+    assert wait_for(lambda: any(r.path.endswith("/push-notification") for r in sandbox.requests))
     assert waiting_run and _run(waiting_run).key in sender.waiting_for_slot
     # One run ends: its slot goes to a waiting run at once, not after the back-off.
     shown = next(r for r in runs if _run(r).key not in waiting)
     engine.finish(_run(shown, S.SUCCESS, S.SUCCESS, status=RunStatus.SUCCESS))
-    assert _wait(lambda: len(sender.waiting_for_slot) == 1, 4.0)
+    assert wait_for(lambda: len(sender.waiting_for_slot) == 1, 4.0)
     for run_id in runs:
         if run_id != shown:
             engine.finish(_run(run_id, S.SUCCESS, S.SUCCESS, status=RunStatus.SUCCESS))
-    assert _wait(
+    assert wait_for(
         lambda: all(sandbox.activities.get(_run(r).key, {}).get("status") == "ended" for r in runs),
         40.0,
     ), {r: sandbox.activities.get(_run(r).key, {}).get("status") for r in runs}

@@ -14,13 +14,7 @@ import pytest
 
 from activitysmith_core import ActivitySmith
 from activitysmith_core.sandbox import Faults
-from activitysmith_core.tracking import (
-    Engine,
-    RunStatus,
-    Sender,
-    StepStatus,
-    TrackerOptions,
-)
+from activitysmith_core.tracking import Engine, RunStatus, Sender, StepStatus, TrackerOptions
 from tests.core._runs import run_state as _run
 from tests.core._runs import tracker_options
 from tests.records import push_bodies, stream_states

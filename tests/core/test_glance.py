@@ -11,68 +11,58 @@ from typing import Any
 import pytest
 
 from activitysmith_core import ActivitySmith
-from activitysmith_core.tracking import (
-    SUBTITLE_MAX,
-    Engine,
-    RunState,
-    RunStatus,
-    Step,
-    StepStatus,
-    TrackerOptions,
-    content_state,
-    segments,
-)
+from activitysmith_core import tracking as t
 from tests.records import push_bodies, stream_states
 
-S = StepStatus
+S = t.StepStatus
 NOW = 1_800_000_000.0
 
 
-def _run(steps: list[Step], **kw: Any) -> RunState:
-    return RunState("test", "etl", "r1", steps, **kw)
+def _run(steps: list[t.Step], **kw: Any) -> t.RunState:
+    return t.RunState("test", "etl", "r1", steps, **kw)
 
 
 def test_200_steps_fold_into_contiguous_buckets_coloured_by_the_worst() -> None:
-    steps = [Step(f"t{i:03d}", S.SUCCESS) for i in range(200)]
+    steps = [t.Step(f"t{i:03d}", S.SUCCESS) for i in range(200)]
     steps[15].status = S.FAILED
     steps[42].status = S.SKIPPED
     steps[199].status = S.RUNNING
-    cs = content_state(_run(steps), TrackerOptions())
+    cs = t.content_state(_run(steps), t.TrackerOptions())
     assert cs["number_of_steps"] == 20
     assert cs["current_step"] == 19
     assert cs["step_colors"][1] == "red", "t010..t019 holds the failure"
     assert cs["step_colors"][4] == "green", "one skip among successes is still a success"
     assert cs["subtitle"] == "Running t199", "the running task, not its bucket (t190–199)"
-    assert segments(_run(steps), TrackerOptions())[19].name == "t190–199"
+    assert t.segments(_run(steps), t.TrackerOptions())[19].name == "t190–199"
     assert len(json.dumps(cs)) < 600, "the request body stays small"
 
 
 def test_task_groups_fold_first() -> None:
-    steps = [Step(f"g{i % 5}.t{i}", S.SUCCESS, group=f"g{i % 5}") for i in range(60)]
-    shown = segments(_run(steps), TrackerOptions(max_segments=10))
+    steps = [t.Step(f"g{i % 5}.t{i}", S.SUCCESS, group=f"g{i % 5}") for i in range(60)]
+    shown = t.segments(_run(steps), t.TrackerOptions(max_segments=10))
     assert [s.name for s in shown] == ["g0", "g1", "g2", "g3", "g4"]
     assert all(s.status is S.SUCCESS for s in shown)
 
 
 def test_a_1000_way_map_is_one_segment_named_with_its_count() -> None:
-    cs = content_state(
-        _run([Step("extract", S.SUCCESS), Step("transform", S.RUNNING, active=4)]),
-        TrackerOptions(),
+    cs = t.content_state(
+        _run([t.Step("extract", S.SUCCESS), t.Step("transform", S.RUNNING, active=4)]),
+        t.TrackerOptions(),
     )
     assert cs["subtitle"] == "Running transform ×4"
     assert cs["number_of_steps"] == 2 and cs["current_step"] == 1
 
 
 def test_subtitles_fit_a_lock_screen_line() -> None:
-    long = [Step(f"a_really_long_task_name_number_{i}", S.RUNNING) for i in range(8)]
-    cs = content_state(_run(long), TrackerOptions())
-    assert len(cs["subtitle"]) <= SUBTITLE_MAX
+    long = [t.Step(f"a_really_long_task_name_number_{i}", S.RUNNING) for i in range(8)]
+    cs = t.content_state(_run(long), t.TrackerOptions())
+    assert len(cs["subtitle"]) <= t.SUBTITLE_MAX
     assert cs["subtitle"].startswith("Running a_really_long_task_name_number_0")
     assert cs["subtitle"].endswith("+7")
-    failed = content_state(
-        _run([Step("x" * 80, S.FAILED)], status=RunStatus.FAILED), TrackerOptions()
+    failed = t.content_state(
+        _run([t.Step("x" * 80, S.FAILED)], status=t.RunStatus.FAILED), t.TrackerOptions()
     )
-    assert len(failed["subtitle"]) <= SUBTITLE_MAX and failed["subtitle"].endswith("…")
+    assert len(failed["subtitle"]) <= t.SUBTITLE_MAX and failed["subtitle"].endswith("…")
 
 
 @pytest.mark.parametrize(
@@ -86,49 +76,51 @@ def test_subtitles_fit_a_lock_screen_line() -> None:
 )
 def test_time_left_from_history(started: float, expected: float | None, text: str | None) -> None:
     run = _run(
-        [Step("a", S.SUCCESS), Step("b", S.RUNNING), Step("c")],
+        [t.Step("a", S.SUCCESS), t.Step("b", S.RUNNING), t.Step("c")],
         started_at=started,
         expected_seconds=expected,
     )
-    cs = content_state(run, TrackerOptions(), now=NOW)
+    cs = t.content_state(run, t.TrackerOptions(), now=NOW)
     assert cs["subtitle"] == (f"Running b · {text}" if text else "Running b")
-    done = content_state(
+    done = t.content_state(
         _run(
-            [Step("a", S.SUCCESS)],
+            [t.Step("a", S.SUCCESS)],
             started_at=started,
             expected_seconds=expected,
-            status=RunStatus.SUCCESS,
+            status=t.RunStatus.SUCCESS,
         ),
-        TrackerOptions(),
+        t.TrackerOptions(),
         now=NOW,
     )
     assert "left" not in done["subtitle"] and "usual" not in done["subtitle"]
 
 
 def test_expected_duration_option_and_deadlines() -> None:
-    run = _run([Step("a", S.SUCCESS), Step("b", S.PENDING)], started_at=NOW - 120)
-    cs = content_state(run, TrackerOptions(expected_duration=900), now=NOW)
+    run = _run([t.Step("a", S.SUCCESS), t.Step("b", S.PENDING)], started_at=NOW - 120)
+    cs = t.content_state(run, t.TrackerOptions(expected_duration=900), now=NOW)
     assert cs["subtitle"] == "1/2 · about 13 min left"
     run.deadline_at = NOW + 12 * 60
-    assert content_state(run, TrackerOptions(), now=NOW)["subtitle"] == "1/2 · deadline in 12 min"
+    assert (
+        t.content_state(run, t.TrackerOptions(), now=NOW)["subtitle"] == "1/2 · deadline in 12 min"
+    )
     run.deadline_at = NOW - 1
-    assert content_state(run, TrackerOptions(), now=NOW)["subtitle"] == "1/2 · deadline passed"
+    assert t.content_state(run, t.TrackerOptions(), now=NOW)["subtitle"] == "1/2 · deadline passed"
 
 
 def test_drawn_segments_never_change(sandbox: Any, tmp_path: Path) -> None:
     """Parallel steps finishing out of their topological order: each update only appends."""
-    engine = Engine(
+    engine = t.Engine(
         ActivitySmith(sandbox.api_key, base_url=sandbox.url),
-        TrackerOptions(interval=0.01, state_dir=str(tmp_path)),
+        t.TrackerOptions(interval=0.01, state_dir=str(tmp_path)),
     )
     names = ["a", "b", "c", "d"]
     finishing = [("c", S.FAILED), ("a", S.SUCCESS), ("d", S.SKIPPED), ("b", S.SUCCESS)]
     status = dict.fromkeys(names, S.RUNNING)
     for name, outcome in finishing:
         status[name] = outcome
-        engine.update(_run([Step(n, status[n]) for n in names]))
+        engine.update(_run([t.Step(n, status[n]) for n in names]))
         assert engine.flush()
-    engine.finish(_run([Step(n, status[n]) for n in names], status=RunStatus.FAILED))
+    engine.finish(_run([t.Step(n, status[n]) for n in names], status=t.RunStatus.FAILED))
     assert engine.flush()
     drawn = [cs["step_colors"] for _, cs in stream_states(sandbox)]
     for before, after in itertools.pairwise(drawn):
@@ -137,11 +129,11 @@ def test_drawn_segments_never_change(sandbox: Any, tmp_path: Path) -> None:
 
 
 def test_a_missed_deadline_pushes_once(sandbox: Any, tmp_path: Path) -> None:
-    engine = Engine(
+    engine = t.Engine(
         ActivitySmith(sandbox.api_key, base_url=sandbox.url),
-        TrackerOptions(state_dir=str(tmp_path)),
+        t.TrackerOptions(state_dir=str(tmp_path)),
     )
-    run = _run([Step("a", S.RUNNING)], deadline_at=NOW)
+    run = _run([t.Step("a", S.RUNNING)], deadline_at=NOW)
     engine.deadline_missed(run)
     engine.deadline_missed(run)
     assert engine.flush()

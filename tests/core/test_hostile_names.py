@@ -9,14 +9,7 @@ from typing import Any
 import pytest
 
 from activitysmith_core import ActivitySmith
-from activitysmith_core.tracking import (
-    Engine,
-    RunState,
-    RunStatus,
-    Step,
-    StepStatus,
-    TrackerOptions,
-)
+from activitysmith_core import tracking as t
 
 HOSTILE = [
     "naïve ETL — 🚀 rocket",
@@ -32,21 +25,21 @@ HOSTILE = [
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_names_reach_the_api(sandbox: Any, tmp_path: Path, name: str) -> None:
-    run = RunState(
+    run = t.RunState(
         "airflow",
         name or "empty",
         name,
-        [Step(name or "?", StepStatus.SUCCESS), Step("next", StepStatus.RUNNING)],
+        [t.Step(name or "?", t.StepStatus.SUCCESS), t.Step("next", t.StepStatus.RUNNING)],
     )
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,255}", run.key)
-    engine = Engine(
+    engine = t.Engine(
         ActivitySmith(sandbox.api_key, base_url=sandbox.url),
-        TrackerOptions(state_dir=str(tmp_path), interval=0.01),
+        t.TrackerOptions(state_dir=str(tmp_path), interval=0.01),
     )
     engine.update(run)
     assert engine.flush()
     engine.step_failed(run, name, ValueError(name))
-    run.status = RunStatus.SUCCESS
+    run.status = t.RunStatus.SUCCESS
     engine.finish(run)
     assert engine.flush()
     activity = sandbox.activities[run.key]

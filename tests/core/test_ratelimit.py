@@ -27,14 +27,6 @@ def _policy(response: httpx.Response, name: str) -> RateLimitStatus:
     return found[name]
 
 
-@pytest.fixture
-def http(sandbox: Sandbox) -> Any:
-    with httpx.Client(
-        base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.api_key}"}
-    ) as client:
-        yield client
-
-
 # -- parsing --------------------------------------------------------------------------------
 
 

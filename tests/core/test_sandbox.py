@@ -3,22 +3,12 @@ fault switches, and the admin endpoints."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
 from activitysmith_core.sandbox import Sandbox
 
 SEG = {"title": "t", "type": "segmented_progress", "number_of_steps": 2, "current_step": 0}
-
-
-@pytest.fixture
-def http(sandbox: Sandbox) -> Any:
-    with httpx.Client(
-        base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.api_key}"}
-    ) as client:
-        yield client
 
 
 def test_auth(sandbox: Sandbox) -> None:

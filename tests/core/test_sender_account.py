@@ -13,13 +13,7 @@ from typing import Any
 import pytest
 
 from activitysmith_core import ActivitySmith
-from activitysmith_core.tracking import (
-    Engine,
-    RunStatus,
-    Sender,
-    StepStatus,
-    TrackerOptions,
-)
+from activitysmith_core.tracking import Engine, RunStatus, Sender, StepStatus, TrackerOptions
 from activitysmith_core.tracking._signals import Signal
 from tests.core._runs import run_state, wait_for
 

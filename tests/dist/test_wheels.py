@@ -73,8 +73,13 @@ def _run(args: list[Any], env: dict[str, str], timeout: float = 600) -> str:
     return proc.stdout
 
 
-def _new_venv(path: Path, ours: list[Path], requirements: list[str]) -> Path:
-    """A new venv with our wheels and ``requirements`` installed by pip."""
+def _new_venv(
+    tmp_path: Path, wheels: dict[str, Path], package: str, requirements: list[str]
+) -> tuple[Path, Path]:
+    """A new venv ``venv-<package>`` with the core's and ``package``'s wheels and
+    ``requirements`` installed by pip; the venv and its python."""
+    path = tmp_path / f"venv-{package}"
+    ours = [wheels["core"], wheels[package]]
     subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
     python = path / "bin" / "python"
     env = _env(path)
@@ -86,13 +91,13 @@ def _new_venv(path: Path, ours: list[Path], requirements: list[str]) -> Path:
         proc = subprocess.run([str(a) for a in install], env=env, capture_output=True, text=True)
         if proc.returncode == 0:
             print(f"[{time.monotonic() - started:6.1f}s] pip install from {house}")
-            return python
+            return path, python
     # first run, or our wheels now need something the wheelhouse lacks: fill it from the registry
     _run([*pip, "wheel", "-q", "--wheel-dir", house, *ours, *requirements], env)
     for own in house.glob("activitysmith_*"):
         own.unlink()
     _run(install, env)
-    return python
+    return path, python
 
 
 def _json_list(out: str) -> list[Any]:
@@ -128,8 +133,7 @@ def _assert_one_activity_started_and_ended(sandbox: Any) -> None:
 def test_wheels_install_beside_airflow_31_and_track_a_dag_run(
     wheels: dict[str, Path], sandbox: Any, tmp_path: Path
 ) -> None:
-    venv = tmp_path / "venv-airflow"
-    python = _new_venv(venv, [wheels["core"], wheels["airflow"]], AIRFLOW)
+    venv, python = _new_venv(tmp_path, wheels, "airflow", AIRFLOW)
     home = tmp_path / "airflow-home"
     (home / "dags").mkdir(parents=True)
     shutil.copy(ROOT / "dags_examples" / "airflow" / "etl_dag.py", home / "dags")
@@ -179,8 +183,7 @@ if __name__ == "__main__":
 def test_wheels_install_beside_prefect_36_and_track_a_flow_run(
     wheels: dict[str, Path], sandbox: Any, tmp_path: Path
 ) -> None:
-    venv = tmp_path / "venv-prefect"
-    python = _new_venv(venv, [wheels["core"], wheels["prefect"]], PREFECT)
+    venv, python = _new_venv(tmp_path, wheels, "prefect", PREFECT)
     script = tmp_path / "dist_check.py"
     script.write_text(FLOW)
     env = _env(

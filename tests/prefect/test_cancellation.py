@@ -53,6 +53,27 @@ def runner(prefect_sandbox: Any) -> Iterator[subprocess.Popen[bytes]]:
     yield from _serve("cancellable.py")
 
 
+def _run_served(runner: subprocess.Popen[bytes], name: str) -> Any:
+    """A run of the deployment ``name`` once ``runner`` serves it (not waited for)."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    def deployment() -> Any:
+        assert runner.poll() is None, (HOME / "runner.log").read_text()[-3000:]
+        with get_client(sync_client=True) as client:
+            try:
+                return client.read_deployment_by_name(name)
+            except Exception:
+                return None
+
+    _wait("the served deployment", deployment)
+    return run_deployment(name, timeout=0)
+
+
+def _wait_final_delete(sandbox: Any) -> None:
+    _wait("the final DELETE", lambda: any(m == "DELETE" for m, _ in stream_calls(sandbox)))
+
+
 @pytest.fixture
 def dying_runner(prefect_sandbox: Any) -> Iterator[subprocess.Popen[bytes]]:
     yield from _serve("dying.py")
@@ -62,19 +83,9 @@ def test_cancelled_flow_run_ends_as_cancelled(
     prefect_sandbox: Any, runner: subprocess.Popen[bytes]
 ) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.deployments import run_deployment
     from prefect.states import Cancelling
 
-    def deployment() -> Any:
-        assert runner.poll() is None, (HOME / "runner.log").read_text()[-3000:]
-        with get_client(sync_client=True) as client:
-            try:
-                return client.read_deployment_by_name("cancellable/cancel-test")
-            except Exception:
-                return None
-
-    _wait("the served deployment", deployment)
-    flow_run = run_deployment("cancellable/cancel-test", timeout=0)
+    flow_run = _run_served(runner, "cancellable/cancel-test")
 
     def first_step_shown() -> bool:
         return any(cs.get("current_step") == 1 for m, cs in stream_calls(prefect_sandbox))
@@ -83,10 +94,7 @@ def test_cancelled_flow_run_ends_as_cancelled(
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(flow_run.id, Cancelling(), force=True)
 
-    _wait(
-        "the final DELETE",
-        lambda: any(m == "DELETE" for m, _ in stream_calls(prefect_sandbox)),
-    )
+    _wait_final_delete(prefect_sandbox)
     final = check_run(prefect_sandbox)
     assert final["badge"] == {"title": "Cancelled", "color": "gray"}
     assert final["step_colors"][0] == "green"
@@ -105,22 +113,9 @@ def test_crashed_served_flow_draws_unfinished_steps_as_not_run(
     prefect_sandbox: Any, dying_runner: subprocess.Popen[bytes]
 ) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.deployments import run_deployment
 
-    def deployment() -> Any:
-        assert dying_runner.poll() is None, (HOME / "runner.log").read_text()[-3000:]
-        with get_client(sync_client=True) as client:
-            try:
-                return client.read_deployment_by_name("dying/crash-test")
-            except Exception:
-                return None
-
-    _wait("the served deployment", deployment)
-    flow_run = run_deployment("dying/crash-test", timeout=0)
-    _wait(
-        "the final DELETE",
-        lambda: any(m == "DELETE" for m, _ in stream_calls(prefect_sandbox)),
-    )
+    flow_run = _run_served(dying_runner, "dying/crash-test")
+    _wait_final_delete(prefect_sandbox)
     final = check_run(prefect_sandbox)
     assert final["badge"] == {"title": "Crashed", "color": "red"}
     assert final["number_of_steps"] == final["current_step"] == 2, final

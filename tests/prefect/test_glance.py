@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -68,31 +68,36 @@ def assert_never_all_done_early(calls: list[tuple[str, dict[str, Any]]]) -> None
         assert not re.search(r"\b(\d+)/\1\b", cs["subtitle"]), cs["subtitle"]
 
 
+T = TypeVar("T")
+
+
+def _after(seconds: float, value: T) -> T:
+    """``value``, ``seconds`` later: a task that takes its time."""
+    time.sleep(seconds)
+    return value
+
+
 # -- 1. steps known from the start ---------------------------------------------------------
 
 
 @task
 def extract() -> int:
-    time.sleep(0.3)
-    return 2
+    return _after(0.3, 2)
 
 
 @task
 def transform(x: int) -> int:
-    time.sleep(0.3)
-    return x * 10
+    return _after(0.3, x * 10)
 
 
 @task
 def load(values: list[int]) -> int:
-    time.sleep(0.3)
-    return sum(values)
+    return _after(0.3, sum(values))
 
 
 @task
 def report(total: int) -> int:
-    time.sleep(0.3)
-    return total
+    return _after(0.3, total)
 
 
 @flow(**activitysmith_hooks(interval=0.2, time_left=False))
@@ -134,8 +139,7 @@ def test_declared_total_steps_wins_over_history(prefect_sandbox: Any) -> None:
 
 @task
 def maybe(i: int) -> int:
-    time.sleep(0.2)
-    return i
+    return _after(0.2, i)
 
 
 @flow(**activitysmith_hooks(interval=0.2, time_left=False))
@@ -173,14 +177,12 @@ def test_one_segment_per_task_run_knows_its_count_too(prefect_sandbox: Any) -> N
 
 @task(name="transform_customer_records_into_warehouse_rows")
 def long_transform(i: int) -> int:
-    time.sleep(0.8)
-    return i
+    return _after(0.8, i)
 
 
 @task(name="extract_all_the_source_tables_from_postgres")
 def long_extract() -> int:
-    time.sleep(0.5)
-    return 1
+    return _after(0.5, 1)
 
 
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=10), **activitysmith_hooks(interval=0.2))
@@ -284,8 +286,7 @@ def test_time_left_from_the_previous_run(prefect_sandbox: Any) -> None:
 
 @task
 def sleepy() -> int:
-    time.sleep(4)
-    return 1
+    return _after(4, 1)
 
 
 @flow(**activitysmith_hooks(interval=0.2, expected_duration=2))

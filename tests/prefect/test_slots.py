@@ -8,6 +8,7 @@ sender's back-off (5 s, then doubling), while they still run.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -52,7 +53,7 @@ def _refused(sandbox: Any, name: str) -> bool:
 
 
 def _wait(
-    check: Callable[[], bool], timeout: float, what: str, procs: dict[str, Any], logs: Path
+    check: Callable[[], bool], what: str, procs: dict[str, Any], logs: Path, timeout: float = 60
 ) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -82,25 +83,14 @@ def test_six_runs_in_six_processes_never_exceed_four_and_the_waiting_ones_are_sh
                     cwd=SERVED,
                 )
         ready = [control / f"ready-{n}" for n in procs]
-        _wait(lambda: all(p.exists() for p in ready), 120, "not ready", procs, tmp_path)
+        wait = functools.partial(_wait, procs=procs, logs=tmp_path)
+        wait(lambda: all(p.exists() for p in ready), "not ready", timeout=120)
         peak = ActivePeak(sandbox)
         (control / "go-short").touch()
-        _wait(
-            lambda: all(_shown(sandbox, n) for n in SHORT),
-            60,
-            "the four short runs were not shown",
-            procs,
-            tmp_path,
-        )
+        wait(lambda: all(_shown(sandbox, n) for n in SHORT), "the four short runs were not shown")
         assert sandbox.state.active_count() == 4
         (control / "go-long").touch()
-        _wait(
-            lambda: all(_refused(sandbox, n) for n in LONG),
-            60,
-            "the long runs were never refused a slot",
-            procs,
-            tmp_path,
-        )
+        wait(lambda: all(_refused(sandbox, n) for n in LONG), "a long run was never refused a slot")
         assert not any(_shown(sandbox, n) for n in LONG), "a fifth activity was shown"
         (control / "release").touch()
         for name, proc in procs.items():
