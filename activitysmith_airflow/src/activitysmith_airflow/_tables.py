@@ -11,6 +11,8 @@ in ``_lease.ensure_table`` is only a fallback.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
@@ -20,7 +22,7 @@ GROUP_RUN = "activitysmith_group_run"
 GROUP_LEASE = "activitysmith_group_lease"
 
 
-def _attempt() -> list[Column]:
+def _attempt() -> list[Column[Any]]:
     """A run attempt's key: what a run lease and a group's run name."""
     return [
         Column("dag_id", String(250), primary_key=True),
@@ -29,7 +31,7 @@ def _attempt() -> list[Column]:
     ]
 
 
-def _holder() -> list[Column]:
+def _holder() -> list[Column[Any]]:
     """Who holds a lease, until when, and whether the final state went."""
     return [
         Column("owner", String(250), nullable=False),

@@ -10,6 +10,8 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -25,7 +27,7 @@ def _missing(name: str) -> bool:
     return not sa.inspect(op.get_bind()).has_table(name)
 
 
-def _attempt() -> list[sa.Column]:
+def _attempt() -> list[sa.Column[Any]]:
     return [
         sa.Column("dag_id", sa.String(250), primary_key=True),
         sa.Column("run_id", sa.String(250), primary_key=True),
@@ -33,7 +35,7 @@ def _attempt() -> list[sa.Column]:
     ]
 
 
-def _holder() -> list[sa.Column]:
+def _holder() -> list[sa.Column[Any]]:
     return [
         sa.Column("owner", sa.String(250), nullable=False),
         sa.Column("expires_at", sa.Float, nullable=False),
