@@ -87,7 +87,9 @@ def test_a_refused_key_across_five_runs_is_one_error_no_retries_and_resumes(
     if status == 402:
         assert "https://activitysmith.com/billing" in message
     problems = [s for s in signals if s.name == "account_problem"]
-    assert problems == [Signal("account_problem", detail=str(status))]
+    # Naming the stream whose request met the refusal (a Prefect event relates it to its run).
+    assert [s.detail for s in problems] == [str(status)]
+    assert (problems[0].stream or "").startswith("test_etl_a"), problems
     assert 1 <= sender.store.count() <= 5
     assert sender.stats.kept <= 5
 
@@ -96,6 +98,8 @@ def test_a_refused_key_across_five_runs_is_one_error_no_retries_and_resumes(
     sandbox.set_faults()
     engines[0].update(run_state("b", S.RUNNING))
     assert wait_for(lambda: any(s.name == "account_ok" for s in signals), 5.0)
+    (ok,) = [s for s in signals if s.name == "account_ok"]
+    assert (ok.stream or "").startswith("test_etl_b"), ok
     assert sender.account_refuses is None
     assert any(
         f"accepts requests again (refused with {status} since" in r.getMessage()

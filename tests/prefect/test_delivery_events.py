@@ -84,6 +84,44 @@ def test_a_failed_delivery_emits_prefect_events(
     assert by_name[kept].payload == {"kind": "final"}, "the final state kept for a later run"
 
 
+def test_a_refused_key_and_its_recovery_are_account_events(prefect_sandbox: Any) -> None:
+    """A real flow whose key the API refuses (401): ``activitysmith.account.problem`` naming
+    that run; once the key is valid again, the next run's request that finds it accepting
+    emits ``activitysmith.account.ok`` naming the next run."""
+    from activitysmith_core import ActivitySmith
+    from activitysmith_core.tracking import Sender
+
+    sender = Sender.for_client(ActivitySmith())  # the flows' account (from the environment)
+    sender.configure(  # its probe while the account refuses soon, not in 30 s
+        request_timeout=sender.request_timeout,
+        deadline=sender.deadline,
+        keep=True,
+        max_kept=sender.store.max_items,
+        max_kept_age=sender.store.max_age,
+        account_probe=0.5,
+    )
+    prefect_sandbox.set_faults(Faults(refuse=401))
+    refused = delivery_fails(return_state=True)
+    assert refused.is_completed(), "a refused key never fails the flow"
+    assert any(r.status == 401 for r in prefect_sandbox.requests), "the tracker tried"
+    problem, ok = EVENTS["account_problem"], EVENTS["account_ok"]
+    first = refused.state_details.flow_run_id
+    (event,) = [e for e in _events([problem], first, {problem}) if e.event == problem]
+    assert event.payload == {"status": "401"}
+    assert event.resource.id == "activitysmith.account"
+    assert event.related[0].id == f"prefect.flow-run.{first}"
+
+    prefect_sandbox.set_faults(Faults())
+    time.sleep(0.6)
+    accepted = delivery_fails(return_state=True)
+    assert accepted.is_completed()
+    second = accepted.state_details.flow_run_id
+    found = [e for e in _events([ok], second, {ok}) if e.event == ok]
+    assert len(found) == 1, found
+    assert sender.account_refuses is None
+    assert found[0].related[0].id == f"prefect.flow-run.{second}"
+
+
 def test_account_signals_and_unrelated_ones(prefect_server: str) -> None:
     """The sender's account signals (emitted here as it emits them) become the account's events,
     naming the run whose request met the problem; signals that need no action emit nothing."""

@@ -59,8 +59,11 @@ class Account:
             if self._status is not None:
                 self._probe_at = now + self.probe_every
 
-    def refused(self, status: int, upgrade_url: str | None = None) -> None:
-        """The account refused a request: the first refusal of an episode logs and signals."""
+    def refused(
+        self, status: int, upgrade_url: str | None = None, stream: str | None = None
+    ) -> None:
+        """The account refused a request (about ``stream``): the first refusal of an episode
+        logs and signals, naming that stream."""
         with self._lock:
             first = self._status is None
             self._status = status
@@ -77,10 +80,11 @@ class Account:
                 _advice(status, upgrade_url),
                 self.probe_every,
             )
-            emit(Signal("account_problem", detail=str(status)))
+            emit(Signal("account_problem", detail=str(status), stream=stream))
 
-    def accepted(self) -> bool:
-        """A request got through: True when that ends a refusal (logged and signalled)."""
+    def accepted(self, stream: str | None = None) -> bool:
+        """A request (about ``stream``) got through: True when that ends a refusal (logged and
+        signalled, naming that stream)."""
         with self._lock:
             status, self._status = self._status, None
         if status is None:
@@ -90,5 +94,5 @@ class Account:
             status,
             time.strftime("%H:%M:%S", time.localtime(self._since)),
         )
-        emit(Signal("account_ok", detail=str(status)))
+        emit(Signal("account_ok", detail=str(status), stream=stream))
         return True

@@ -271,7 +271,7 @@ class Sender:
         except Exception as exc:
             self._failed(job, exc)
             return
-        recovered = self._account.accepted()
+        recovered = self._account.accepted(job.stream)
         self._replay.after_success(self._api, self._breaker.succeeded() or recovered)
 
     def _send_update(self, job: UpdateJob) -> None:
@@ -343,7 +343,7 @@ class Sender:
         if isinstance(exc, APIError) and exc.status_code in REFUSALS:
             # Not retried: held until a probe finds the account accepting again. Final states
             # and pushes wait (kept at the flush); an update is dropped, a newer one follows.
-            self._account.refused(exc.status_code, getattr(exc, "upgrade_url", None))
+            self._account.refused(exc.status_code, getattr(exc, "upgrade_url", None), job.stream)
             if isinstance(job, UpdateJob):
                 self.stats.skipped_updates += 1
             else:

@@ -20,7 +20,8 @@ Signal names (``Signal.name``), each documented with its metric in the plugins' 
 ``slot_wait``       an activity began waiting for one of the account's Live Activity slots
                     (``value``: how many activities wait now, this one included)
 ``flush``           a sender's flush at a process's end (``value``: its seconds)
-``account_problem`` the account refused (``detail``: ``401``, ``402`` or ``403``)
+``account_problem`` the account refused (``detail``: ``401``, ``402`` or ``403``; ``stream``: the
+                    request's)
 ``account_ok``      the first success after an account problem
 ``lease_takeover``  an Airflow watcher took over a run another writer held (adapter)
 =================== ================================================================
