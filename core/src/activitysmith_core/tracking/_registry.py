@@ -8,6 +8,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -59,8 +60,6 @@ def reset_all() -> None:
 
 def flush_all(deadline: float | None = None) -> bool:
     """Flush every sender of this process under one total deadline."""
-    import time
-
     found = senders()
     if not found:
         return True
