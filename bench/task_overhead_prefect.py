@@ -27,6 +27,7 @@ from _sandbox import KEY, start_sandbox
 os.environ.update(
     PREFECT_HOME=tempfile.mkdtemp(prefix="bench-prefect-"),
     PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
     PREFECT_LOGGING_LEVEL="WARNING",
     ACTIVITYSMITH_STATE_DIR=tempfile.mkdtemp(prefix="bench-state-"),
 )

@@ -190,6 +190,8 @@ def test_wheels_install_beside_prefect_36_and_track_a_flow_run(
         venv,
         PREFECT_HOME=str(tmp_path / "prefect-home"),  # no PREFECT_API_URL: a temporary server
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        # a user's machine starts it in seconds; a loaded CI host can take more than the 20 s default
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
         ACTIVITYSMITH_API_KEY=sandbox.api_key,
         ACTIVITYSMITH_BASE_URL=sandbox.url,
         ACTIVITYSMITH_STATE_DIR=str(tmp_path / "state"),
