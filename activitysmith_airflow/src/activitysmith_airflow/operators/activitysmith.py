@@ -28,6 +28,8 @@ class _ActivitySmithOperator(BaseOperator):
     """Shared plumbing: the hook, error policy, and what goes to XCom."""
 
     template_fields: Sequence[str] = ("activitysmith_conn_id",)
+    request_fields: ClassVar[tuple[str, ...]] = ()
+    """The attributes sent as the request's fields (those not None)."""
     ui_color = "#1c1c1e"
     ui_fgcolor = "#ffffff"
 
@@ -47,16 +49,17 @@ class _ActivitySmithOperator(BaseOperator):
         """The hook of the (rendered) ``activitysmith_conn_id``; built when first used."""
         return ActivitySmithHook(activitysmith_conn_id=self.activitysmith_conn_id)
 
-    def _fields(self) -> dict[str, Any]:
-        raise NotImplementedError
-
     def _call(self, client: ActivitySmith, fields: dict[str, Any]) -> Any:
         raise NotImplementedError
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         from activitysmith_core import errors
 
-        fields = {k: v for k, v in self._fields().items() if v is not None}
+        fields = {
+            name: value
+            for name in self.request_fields
+            if (value := getattr(self, name)) is not None
+        }
         try:
             response = self._call(self.hook.get_conn(), fields)
         except errors.ValidationError:
@@ -97,8 +100,7 @@ class ActivitySmithPushOperator(_ActivitySmithOperator):
     :param fail_on_error: ``False`` logs an API error as a warning and succeeds
     """
 
-    template_fields: Sequence[str] = (
-        *_ActivitySmithOperator.template_fields,
+    request_fields: ClassVar[tuple[str, ...]] = (
         "title",
         "message",
         "subtitle",
@@ -107,9 +109,16 @@ class ActivitySmithPushOperator(_ActivitySmithOperator):
         "redirection",
         "actions",
         "channels",
+        "interruption_level",
         "payload",
+        "badge",
+        "sound",
         "tags",
         "metadata",
+    )
+    template_fields: Sequence[str] = (
+        *_ActivitySmithOperator.template_fields,
+        *(f for f in request_fields if f not in ("interruption_level", "badge", "sound")),
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "actions": "json",
@@ -152,31 +161,12 @@ class ActivitySmithPushOperator(_ActivitySmithOperator):
         self.tags = tags
         self.metadata = metadata
 
-    def _fields(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "message": self.message,
-            "subtitle": self.subtitle,
-            "icon": self.icon,
-            "media": self.media,
-            "redirection": self.redirection,
-            "actions": self.actions,
-            "channels": self.channels,
-            "interruption_level": self.interruption_level,
-            "payload": self.payload,
-            "badge": self.badge,
-            "sound": self.sound,
-            "tags": self.tags,
-            "metadata": self.metadata,
-        }
-
     def _call(self, client: ActivitySmith, fields: dict[str, Any]) -> Any:
         return client.notifications.send(fields)
 
 
 class _LiveActivityOperator(_ActivitySmithOperator):
-    template_fields: Sequence[str] = (
-        *_ActivitySmithOperator.template_fields,
+    request_fields: ClassVar[tuple[str, ...]] = (
         "content_state",
         "action",
         "secondary_action",
@@ -184,6 +174,7 @@ class _LiveActivityOperator(_ActivitySmithOperator):
         "tags",
         "metadata",
     )
+    template_fields: Sequence[str] = (*_ActivitySmithOperator.template_fields, *request_fields)
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "content_state": "json",
         "action": "json",
@@ -210,16 +201,6 @@ class _LiveActivityOperator(_ActivitySmithOperator):
         self.alert = alert
         self.tags = tags
         self.metadata = metadata
-
-    def _fields(self) -> dict[str, Any]:
-        return {
-            "content_state": self.content_state,
-            "action": self.action,
-            "secondary_action": self.secondary_action,
-            "alert": self.alert,
-            "tags": self.tags,
-            "metadata": self.metadata,
-        }
 
 
 class ActivitySmithStreamOperator(_LiveActivityOperator):
@@ -323,13 +304,14 @@ class ActivitySmithStartOperator(_LiveActivityOperator):
 
 class _ByIdOperator(_LiveActivityOperator):
     template_fields: Sequence[str] = ("activity_id", *_LiveActivityOperator.template_fields)
+    request_fields: ClassVar[tuple[str, ...]] = (
+        "activity_id",
+        *_LiveActivityOperator.request_fields,
+    )
 
     def __init__(self, *, activity_id: str, content_state: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(content_state=content_state, **kwargs)
         self.activity_id = activity_id
-
-    def _fields(self) -> dict[str, Any]:
-        return {"activity_id": self.activity_id, **super()._fields()}
 
 
 class ActivitySmithUpdateOperator(_ByIdOperator):

@@ -29,18 +29,27 @@ class Faults:
     """Fault switches. Fractions are per request, drawn from a seeded generator."""
 
     latency: float = 0.0
+    """Seconds every API request waits before it is answered."""
     error_rate: float = 0.0
+    """Fraction of requests answered with ``status``."""
     status: int = 500
+    """The HTTP status of an injected error (400-599)."""
     rate_limit_burst: int = 0
+    """The next N requests are answered 429 with ``Retry-After: retry_after``."""
     retry_after: int = 1
     hang_rate: float = 0.0
+    """Fraction of requests that hang ``hang_seconds`` (or until a reset) and then get a 503."""
     hang_seconds: float = 60.0
     drop_rate: float = 0.0
+    """Fraction of requests whose connection is closed without an answer."""
     down: bool = False
+    """Every request's connection is closed without an answer, as if the service were gone."""
     no_recipients: bool = False
+    """Pushes are refused 422: no device would receive them."""
     refuse: int = 0
     """401, 402 or 403: the account refuses every API request with it (0: off)."""
     seed: int | None = None
+    """Seed of the generator the fractions draw from (None: seeded by the OS)."""
 
     def __post_init__(self) -> None:
         for name in ("error_rate", "hang_rate", "drop_rate"):

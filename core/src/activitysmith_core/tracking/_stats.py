@@ -10,14 +10,23 @@ class SenderStats:
     """What a sender did, for tests, benchmarks and logs."""
 
     sent: int = 0
+    """API requests that succeeded, of every kind (a final that had to start first counts 2)."""
     updates: int = 0
+    """Updates shown (a ``PUT`` of a run's state)."""
     finals: int = 0
+    """Activities ended with their final state."""
     pushes: int = 0
+    """Push notifications sent."""
     skipped_updates: int = 0
+    """Updates not sent: folded into a newer one, already shown, or dropped while refused."""
     rate_limited: int = 0
+    """429 answers (the job waited for the quota and was sent again)."""
     failures: int = 0
+    """Requests that failed, whatever happened to the job after."""
     kept: int = 0
+    """Final states and pushes written to disk because a flush ran out of time."""
     delivered_kept: int = 0
+    """Kept final states and pushes a later sender of the same account delivered."""
     slot_waits: int = 0
     """Times a new activity waited because the account already showed its 4 (then retried)."""
 
