@@ -150,3 +150,24 @@ def test_the_event_stream_alone_draws_the_run(prefect_sandbox: Any) -> None:
     assert len(shown) >= 3, f"progress from the stream while the flow ran: {sorted(shown)}"
     (push,) = pushes(prefect_sandbox)
     assert push["message"] == "ValueError: row 9 is broken", push
+
+
+def test_a_task_whose_events_are_still_queued_at_the_end_is_drawn(prefect_sandbox: Any) -> None:
+    """The last task fails just before the flow returns and its events are still in this
+    process's events worker: the final hook sends them first, reads the task runs again, and
+    the run is drawn with it (before, it was drawn without that task, all green)."""
+    out = subprocess.run(
+        [sys.executable, str(SERVED / "late_events.py")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=os.environ.copy(),
+        cwd=SERVED,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    print(out.stdout.strip().splitlines()[-1])
+    final = check_run(prefect_sandbox)
+    assert final["badge"]["title"] == "Succeeded"
+    assert sorted(final["step_colors"]) == ["green", "green", "red"], final
+    (push,) = pushes(prefect_sandbox)
+    assert push["message"] == "ValueError: row 9 is broken", push

@@ -5,7 +5,9 @@
   runs, one request (at most 200: the expected steps, subflow calls included);
 - at the run's end, only when the run's task runs were not all seen in a final state in the
   flow's process (tasks in other processes, a hook run by a Runner in another process): the
-  flow run's task runs, one request per 200, within half of the ``deadline``.
+  flow run's task runs, one request per 200, within half of the ``deadline``, after this
+  process's queued Prefect events are sent, and again while the server may still be
+  recording them.
 """
 
 from __future__ import annotations
@@ -130,6 +132,23 @@ def read_task_runs(flow_run_id: object, timeout: float) -> list[TaskRunChange]:
     within(timeout, read)
     changes = [change_of(task_run, getattr(task_run, "state", None)) for task_run in list(found)]
     return [change for change in changes if change is not None]
+
+
+def send_queued_events(timeout: float) -> bool:
+    """Wait, at most ``timeout`` seconds, until this process's Prefect events workers have sent
+    what they hold: the last states of task runs on its threads (and those a process pool
+    forwarded) may still be queued when the flow's final hook runs. False if not done in time
+    (or the Prefect version has no such worker: then nothing is waited for)."""
+    try:
+        from prefect.events.worker import EventsWorker
+    except ImportError:  # pragma: no cover - every supported Prefect has it
+        return False
+    try:
+        services = list(getattr(EventsWorker, "_instances", {}).values())  # Prefect's services
+    except RuntimeError:  # one started meanwhile
+        return False
+    waits = [s.wait_until_empty for s in services if isinstance(s, EventsWorker)]
+    return within(timeout, lambda: [wait() for wait in waits])
 
 
 def within(seconds: float, fn: Callable[[], object]) -> bool:

@@ -22,7 +22,7 @@ from activitysmith_core.tracking import Engine, RunStatus, TrackerOptions
 from ._delivery_events import delivery_events
 from ._events import Registry
 from ._group import shared_api, writers
-from ._history import read_history, read_task_runs, within
+from ._history import read_history, read_task_runs, send_queued_events, within
 from ._run import RunSettings, TrackedRun
 from ._states import flow_run_status, group_of, message, ui_url
 from ._switch import disabled
@@ -39,6 +39,10 @@ PREFECT_OPTIONS = frozenset({"one_segment_per_task_run"})
 
 READ_AGAIN = 0.5
 """Seconds between two reads of a completed flow's task runs while one is not final yet."""
+
+SETTLE = 1.0
+"""Seconds after this process's queued events were sent during which the end's read of the
+task runs is repeated (a task run that ended just before the flow may not be stored yet)."""
 
 HISTORY_WAIT = 2.0
 """Seconds after ``on_running`` the first update waits, at most, for the expected steps read
@@ -325,7 +329,8 @@ class FlowRunTracker:
         status = flow_run_status(state)
         stream: str | None = None
         try:
-            run = registry.pop(flow_run.id)
+            # Still followed while its task runs are read: stream events arriving meanwhile count.
+            run = registry.get(flow_run.id)
             if run is not None:
                 run.stopped.set()  # no clock update nor deadline push after this
             elif _started_off(flow_run) or _switched_off(flow_run):
@@ -333,22 +338,25 @@ class FlowRunTracker:
             else:  # a hook run by a Runner in another process than the flow's
                 run = TrackedRun(self.settings_for(flow_run), flow, flow_run)
             stream = _follow_deliveries(run)
-            if not run.local or run.remote or run.unfinished() or not run.task_runs:
-                # changes still on their way from other processes: the task runs as stored
+            elsewhere = not run.local or run.remote  # task runs the fast path did not see
+            if elsewhere or run.unfinished() or not run.task_runs:
+                # changes still on their way from other processes: the task runs as stored,
+                # once this process's queued events (its threads' last states) are sent
                 until = started + deadline / 2
-                for change in read_task_runs(flow_run.id, deadline / 2):
+                send_queued_events(deadline / 4)
+                settled = time.monotonic() + (SETTLE if elsewhere else 0.0)
+                for change in read_task_runs(flow_run.id, until - time.monotonic()):
                     run.apply(change)
-                # A completed flow's task runs have all ended; one not yet final here is the
-                # server still recording its last state from its event (it lags under load):
-                # read again, within the same half of the deadline.
+                # The server records task runs from their events and lags under load: a
+                # completed flow's task run not final here, or one not there yet, is read
+                # again within the same half of the deadline (the latter for SETTLE seconds).
                 while (
-                    status is RunStatus.SUCCESS
-                    and run.unfinished()
-                    and time.monotonic() + READ_AGAIN < until
-                ):
+                    (status is RunStatus.SUCCESS and run.unfinished()) or time.monotonic() < settled
+                ) and time.monotonic() + READ_AGAIN < until:
                     time.sleep(READ_AGAIN)
                     for change in read_task_runs(flow_run.id, until - time.monotonic()):
                         run.apply(change)
+            registry.pop(flow_run.id)  # no change of the stream after the final state
             if not run.ready and not within(deadline / 2, lambda: run.engine.sender):
                 log.warning(
                     "ActivitySmith: final state of %s not sent: no client within %.1f s",
@@ -369,6 +377,7 @@ class FlowRunTracker:
         except Exception as exc:
             log.warning("ActivitySmith: final state of %s not sent: %s", flow_run.name, exc)
         finally:
+            registry.pop(flow_run.id)
             if stream is not None:
                 delivery_events.forget(stream)
 
