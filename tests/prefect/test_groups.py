@@ -203,3 +203,59 @@ def test_a_crashed_writer_is_ended_by_its_runner_once_its_lease_expires(
     assert final["content_state"]["step_colors"] == ["red"], final
     with get_client(sync_client=True) as client:
         assert client.read_flow_run(flow_run.id).state.is_crashed()
+
+
+def test_two_runs_ending_together_in_two_processes_end_their_window_once(
+    prefect_sandbox: Any,
+) -> None:
+    """Two runs of a group end within a second of each other, each in its own process. The
+    writer of the run that ended last ends the window; the other, whose hook comes later (its
+    run's state was final on the server before its hooks ran), leaves it alone: one DELETE,
+    nothing after it (CI once saw a second one from the slower process)."""
+    from uuid import uuid4
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed, Running
+
+    from activitysmith_core.tracking import RunStatus, Sender
+    from activitysmith_prefect import FlowRunTracker
+    from activitysmith_prefect.tracking._group import TAG, GroupWriter
+
+    group = f"pair-{uuid4().hex[:8]}"
+
+    @flow(name=f"{group}-member")
+    def member() -> None:
+        """Never called: its runs are created and ended through the API."""
+
+    tracker = FlowRunTracker(group=group, interval=0.3)
+    with get_client(sync_client=True) as client:
+        runs = [client.create_flow_run(member, tags=[TAG + group], state=Running()) for _ in "ab"]
+        writers = [GroupWriter(group, tracker.options, tracker.client_factory) for _ in runs]
+        for writer, run in zip(writers, runs):
+            writer.join(run)
+        give_up = time.monotonic() + 30
+        while not any(w.holds for w in writers):
+            assert time.monotonic() < give_up, "no writer took the group's lease"
+            time.sleep(0.1)
+        holder = 0 if writers[0].holds else 1
+        other = 1 - holder
+        # the other's run ends first, the holder's last
+        client.set_flow_run_state(runs[other].id, Completed(), force=True)
+        time.sleep(0.2)
+        client.set_flow_run_state(runs[holder].id, Completed(), force=True)
+
+    writers[holder].leave(runs[holder].id, RunStatus.SUCCESS, 10.0)
+    assert writers[holder].engine.flush(10.0)
+    Sender.reset_all()  # the other run's process has a sender of its own
+    writers[other].leave(runs[other].id, RunStatus.SUCCESS, 10.0)
+    writers[other].engine.flush(10.0)
+
+    calls = [
+        (r.method, r.status)
+        for r in prefect_sandbox.requests
+        if "/live-activity/stream/" in r.path
+        and (r.body or {}).get("content_state", {}).get("title", group) == group
+    ]
+    assert [c for c in calls if c == ("DELETE", 200)] == [("DELETE", 200)], calls
+    assert calls[-1] == ("DELETE", 200), f"nothing after the window's end: {calls}"

@@ -16,9 +16,12 @@ running member keeps one writer thread per group, which
 
 When the process's last run of the group ends, its writer ends the window if every run of it
 has ended, else releases the lease for a member still running elsewhere, which takes over
-within a tick. Nothing of ours outlives the runs in Prefect, so a window ends with its last run
-rather than ``group_linger`` after it; a run starting within ``group_linger`` of that end joins
-the same window (the same stream key: the activity comes back with every run's segment).
+within a tick. Of two runs that end close together in two processes, the one that ended last
+(by the server's end times) ends the window: the other leaves it to that run's process (a
+run's state is final on the server before its hooks run), so the window is ended once.
+Nothing of ours outlives the runs in Prefect, so a window ends with its last run rather than
+``group_linger`` after it; a run starting within ``group_linger`` of that end joins the same
+window (the same stream key: the activity comes back with every run's segment).
 Groups need an API shared by the processes: a Prefect server or Prefect Cloud.
 """
 
@@ -67,6 +70,10 @@ started before it has been tagged, so the window's start, its stream key, does n
 HORIZON = 3 * 86_400.0
 """Seconds of the group's runs read back: the current window and the one before it (a nightly
 group)."""
+
+LAST_ENDS_IT = 30.0
+"""Seconds after the end of the window's last run during which another process leaves the
+window's end to that run's process (whose final hook is on its way); past them it ends it."""
 
 READ_LIMIT = 200
 _BANNED = str.maketrans({c: "_" for c in "/%&<>"})
@@ -225,6 +232,16 @@ class GroupWriter:
                 log.info(
                     "ActivitySmith: group %s: handing its window over to a run still running",
                     self.name,
+                )
+                return True
+            last = max(window.members, key=lambda m: m.ended_at or m.started_at or 0.0)
+            with self._lock:
+                ours = last.run_id in self._ended
+            if not ours and time.time() - window.ended_at < LAST_ENDS_IT:
+                log.info(
+                    "ActivitySmith: group %s: its window is ended by the run that ended last (%s)",
+                    self.name,
+                    last.name,
                 )
                 return True
             state = group_state(
