@@ -232,7 +232,7 @@ def test_two_runs_ending_together_in_two_processes_end_their_window_once(
     with get_client(sync_client=True) as client:
         runs = [client.create_flow_run(member, tags=[TAG + group], state=Running()) for _ in "ab"]
         writers = [GroupWriter(group, tracker.options, tracker.client_factory) for _ in runs]
-        for writer, run in zip(writers, runs):
+        for writer, run in zip(writers, runs, strict=True):
             writer.join(run)
         give_up = time.monotonic() + 30
         while not any(w.holds for w in writers):
