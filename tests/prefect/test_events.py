@@ -171,3 +171,33 @@ def test_a_task_whose_events_are_still_queued_at_the_end_is_drawn(prefect_sandbo
     assert sorted(final["step_colors"]) == ["green", "green", "red"], final
     (push,) = pushes(prefect_sandbox)
     assert push["message"] == "ValueError: row 9 is broken", push
+
+
+def test_a_worker_that_cannot_send_holds_one_waiting_thread_not_one_per_run(
+    monkeypatch: Any,
+) -> None:
+    """The end's wait for queued Prefect events is bounded, and however many runs end while an
+    events worker cannot send, one thread waits for it."""
+    from prefect.events.worker import EventsWorker
+
+    from activitysmith_prefect.tracking import _history
+
+    class Stuck(EventsWorker):
+        def __init__(self) -> None:  # not started: only its queue matters here
+            self._stopped = False
+            self.sent = threading.Event()
+
+        def wait_until_empty(self) -> None:
+            self.sent.wait()
+
+    stuck = Stuck()
+    monkeypatch.setattr(EventsWorker, "_instances", {0: stuck})
+    started = time.monotonic()
+    assert [_history.send_queued_events(0.1) for _ in range(5)] == [False] * 5
+    assert time.monotonic() - started < 3.0
+    waiting = [t for t in threading.enumerate() if t.name == "activitysmith-events-sent"]
+    assert len(waiting) == 1, waiting
+    stuck.sent.set()
+    assert _history.send_queued_events(2.0)
+    waiting[0].join(2.0)
+    assert not waiting[0].is_alive()

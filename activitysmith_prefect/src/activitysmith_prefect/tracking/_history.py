@@ -134,21 +134,46 @@ def read_task_runs(flow_run_id: object, timeout: float) -> list[TaskRunChange]:
     return [change for change in changes if change is not None]
 
 
+_sending_lock = threading.Lock()
+_sending: threading.Event | None = None
+
+
 def send_queued_events(timeout: float) -> bool:
     """Wait, at most ``timeout`` seconds, until this process's Prefect events workers have sent
     what they hold: the last states of task runs on its threads (and those a process pool
-    forwarded) may still be queued when the flow's final hook runs. False if not done in time
-    (or the Prefect version has no such worker: then nothing is waited for)."""
+    forwarded) may still be queued when the flow's final hook runs. False if not done in time.
+
+    One daemon thread waits for the workers at a time, whatever the number of runs ending: a
+    worker that cannot send (its API unreachable) keeps that one thread, not one per run."""
+    global _sending
+    with _sending_lock:
+        done = _sending
+        if done is None:
+            done = _sending = threading.Event()
+            threading.Thread(
+                target=_wait_for_events_workers,
+                args=(done,),
+                name="activitysmith-events-sent",
+                daemon=True,
+            ).start()
+    return done.wait(timeout)
+
+
+def _wait_for_events_workers(done: threading.Event) -> None:
+    global _sending
     try:
         from prefect.events.worker import EventsWorker
-    except ImportError:  # pragma: no cover - every supported Prefect has it
-        return False
-    try:
+
         services = list(getattr(EventsWorker, "_instances", {}).values())  # Prefect's services
-    except RuntimeError:  # one started meanwhile
-        return False
-    waits = [s.wait_until_empty for s in services if isinstance(s, EventsWorker)]
-    return within(timeout, lambda: [wait() for wait in waits])
+        for service in services:
+            if isinstance(service, EventsWorker) and not getattr(service, "_stopped", False):
+                service.wait_until_empty()
+    except Exception as exc:
+        log.debug("ActivitySmith: queued Prefect events not awaited (%r)", exc)
+    finally:
+        with _sending_lock:
+            _sending = None
+        done.set()
 
 
 def within(seconds: float, fn: Callable[[], object]) -> bool:
