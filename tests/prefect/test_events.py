@@ -131,9 +131,10 @@ def test_a_flow_on_its_own_threads_needs_no_subscription(prefect_sandbox: Any) -
     assert final["step_colors"] == ["green"] * 3
 
 
-def test_the_event_stream_alone_draws_the_run(prefect_sandbox: Any) -> None:
+def _serve(script: str) -> None:
+    """Run a flow of ``served/`` in a process of its own; it must exit 0 (its last line shown)."""
     out = subprocess.run(
-        [sys.executable, str(SERVED / "stream_only.py")],
+        [sys.executable, str(SERVED / script)],
         capture_output=True,
         text=True,
         timeout=240,
@@ -142,6 +143,10 @@ def test_the_event_stream_alone_draws_the_run(prefect_sandbox: Any) -> None:
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     print(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_event_stream_alone_draws_the_run(prefect_sandbox: Any) -> None:
+    _serve("stream_only.py")
     final = check_run(prefect_sandbox)
     assert final["badge"]["title"] == "Succeeded"
     # a, b, c, the subflow (seen at the end without the fast path), broken
@@ -156,16 +161,7 @@ def test_a_task_whose_events_are_still_queued_at_the_end_is_drawn(prefect_sandbo
     """The last task fails just before the flow returns and its events are still in this
     process's events worker: the final hook sends them first, reads the task runs again, and
     the run is drawn with it (before, it was drawn without that task, all green)."""
-    out = subprocess.run(
-        [sys.executable, str(SERVED / "late_events.py")],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=os.environ.copy(),
-        cwd=SERVED,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    print(out.stdout.strip().splitlines()[-1])
+    _serve("late_events.py")
     final = check_run(prefect_sandbox)
     assert final["badge"]["title"] == "Succeeded"
     assert sorted(final["step_colors"]) == ["green", "green", "red"], final

@@ -9,8 +9,9 @@ import sys
 import time
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow
 from prefect.events import clients
+from stream_only import broken, step  # the same tasks as the stream-only run
 
 from activitysmith_prefect import activitysmith_hooks
 from activitysmith_prefect.tracking import _fast, registry
@@ -30,17 +31,6 @@ async def _late(self: Any, event: Any) -> None:
 
 
 clients.PrefectEventsClient._emit = _late  # type: ignore[method-assign]
-
-
-@task
-def step(i: int) -> int:
-    time.sleep(0.3)
-    return i
-
-
-@task
-def broken() -> int:
-    raise ValueError("row 9 is broken")
 
 
 @flow(name="late-events", **activitysmith_hooks(interval=0.2, time_left=False))

@@ -228,16 +228,16 @@ class GroupWriter:
                 return True
             found = windows(members, self.linger)
             window = found[-1]
-            if window.ended_at is None:
+            last, ended_at = window.last, window.ended_at
+            if last is None or ended_at is None:
                 log.info(
                     "ActivitySmith: group %s: handing its window over to a run still running",
                     self.name,
                 )
                 return True
-            last = max(window.members, key=lambda m: m.ended_at or m.started_at or 0.0)
             with self._lock:
                 ours = last.run_id in self._ended
-            if not ours and time.time() - window.ended_at < LAST_ENDS_IT:
+            if not ours and time.time() - ended_at < LAST_ENDS_IT:
                 log.info(
                     "ActivitySmith: group %s: its window is ended by the run that ended last (%s)",
                     self.name,

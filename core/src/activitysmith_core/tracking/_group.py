@@ -49,6 +49,10 @@ class GroupMember:
     ended_at: float | None = None
 
 
+def _end_of(member: GroupMember) -> float:
+    return member.ended_at or member.started_at or 0.0
+
+
 @dataclass(frozen=True)
 class GroupWindow:
     """The runs of one window of a group, in the order they started."""
@@ -60,11 +64,17 @@ class GroupWindow:
         return min(m.started_at or 0.0 for m in self.members)
 
     @property
-    def ended_at(self) -> float | None:
-        """When its last run ended, or None while any runs."""
+    def last(self) -> GroupMember | None:
+        """The run that ended last, or None while any runs."""
         if any(m.status is RunStatus.RUNNING for m in self.members):
             return None
-        return max((m.ended_at or m.started_at or 0.0) for m in self.members)
+        return max(self.members, key=_end_of)
+
+    @property
+    def ended_at(self) -> float | None:
+        """When its last run ended, or None while any runs."""
+        last = self.last
+        return None if last is None else _end_of(last)
 
     @property
     def duration(self) -> float | None:

@@ -10,7 +10,7 @@ class SenderStats:
     """What a sender did, for tests, benchmarks and logs."""
 
     sent: int = 0
-    """API requests that succeeded, of every kind (a final that had to start first counts 2)."""
+    """API requests sent, of every kind (an end that met a 404 counts 3: end, start, end)."""
     updates: int = 0
     """Updates shown (a ``PUT`` of a run's state)."""
     finals: int = 0
