@@ -3,10 +3,12 @@ fault switches, and the admin endpoints."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import httpx
 import pytest
 
-from activitysmith_core.sandbox import Sandbox
+from activitysmith_core.sandbox import Faults, Sandbox
 
 SEG = {"title": "t", "type": "segmented_progress", "number_of_steps": 2, "current_step": 0}
 
@@ -82,6 +84,27 @@ def test_rate_limits_with_retry_after() -> None:
         r = client.post("/push-notification", json={"title": "x"})
         assert r.json()["code"] == "rate_limited" and 1 <= int(r.headers["Retry-After"]) <= 60
         assert client.post("/badge", json={"badge": 1}).is_success, "quotas are per feature"
+
+
+@pytest.mark.parametrize(
+    ("switches", "field"),
+    [
+        ({"error_rate": 1.5}, "error_rate"),
+        ({"status": 200}, "status"),
+        ({"refuse": 404}, "refuse"),
+        ({"latency": -1}, "latency"),
+        ({"down": "sometimes"}, "down"),
+        ({"eror_rate": 0.5}, "eror_rate"),
+    ],
+)
+def test_a_bad_fault_switch_is_refused_naming_it(
+    sandbox: Sandbox, switches: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ValueError, match=field):
+        Faults(**switches)  # type: ignore[arg-type]
+    r = httpx.post(f"{sandbox.root}/_sandbox/faults", json=switches)
+    assert r.status_code == 400 and field in r.json()["message"]
+    assert httpx.get(f"{sandbox.root}/_sandbox/faults").json() == asdict(Faults())  # unchanged
 
 
 def test_fault_switches_over_admin(sandbox: Sandbox, http: httpx.Client) -> None:

@@ -177,6 +177,7 @@ async def test_async_twin_saves_the_same_block(prefect_sandbox: Any) -> None:
         ({"channels": ["ops", ""]}, "channels"),
         ({"channels": ["{{api_key}}"]}, "channels"),
         ({"channels": [3]}, "channels"),
+        ({"chanels": ["ops"]}, "chanels"),
     ],
 )
 def test_bad_input_names_the_field_before_any_network_call(

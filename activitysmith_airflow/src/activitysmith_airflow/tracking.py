@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -170,29 +171,30 @@ def conf_value(key: str, default: str) -> str:
         return default
 
 
+@dataclass(repr=False)
 class TrackingSpec:
     """How one DAG is tracked: the connection, the segment granularity, the title template,
     the UI base URL and the core's :class:`TrackerOptions`. Plain values, so it serializes."""
 
-    def __init__(
-        self,
-        *,
-        conn_id: str = "activitysmith_default",
-        granularity: Granularity = "task",
-        title: str | None = None,
-        ui_base_url: str | None = None,
-        options: TrackerOptions | None = None,
-    ) -> None:
-        if granularity not in ("task", "task_group"):
-            raise ValueError(f"granularity: must be 'task' or 'task_group', not {granularity!r}")
-        if not isinstance(conn_id, str) or not conn_id:
-            raise ValueError(f"activitysmith_conn_id: must be a connection id, not {conn_id!r}")
-        self.conn_id = conn_id
-        self.granularity: Granularity = granularity
-        self.title = title
-        self.ui_base_url = ui_base_url.rstrip("/") if ui_base_url else None
-        self.options = options or TrackerOptions()
-        self.explicit: dict[str, Any] = self.options.to_mapping()
+    conn_id: str = "activitysmith_default"
+    granularity: Granularity = "task"
+    title: str | None = None
+    ui_base_url: str | None = None
+    options: TrackerOptions = field(default_factory=TrackerOptions)
+    explicit: dict[str, Any] = field(init=False)
+    """The options given (the rest take the deployment's ``[activitysmith]`` values)."""
+
+    def __post_init__(self) -> None:
+        if self.granularity not in ("task", "task_group"):
+            raise ValueError(
+                f"granularity: must be 'task' or 'task_group', not {self.granularity!r}"
+            )
+        if not isinstance(self.conn_id, str) or not self.conn_id:
+            raise ValueError(
+                f"activitysmith_conn_id: must be a connection id, not {self.conn_id!r}"
+            )
+        self.ui_base_url = self.ui_base_url.rstrip("/") if self.ui_base_url else None
+        self.explicit = self.options.to_mapping()
 
     def __repr__(self) -> str:
         return f"TrackingSpec(conn_id={self.conn_id!r}, granularity={self.granularity!r})"

@@ -9,8 +9,9 @@ message, and the API key lives in the block's ``secrets`` (sent as ``Bearer {{ap
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -21,6 +22,11 @@ from pydantic import SecretStr
 from activitysmith_core import DEFAULT_BASE_URL, check_base_url, split_channels
 from activitysmith_core.errors import ConfigurationError, ValidationError
 
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover
+    from typing_extensions import Unpack
+
 try:
     from prefect._internal.compatibility.async_dispatch import async_dispatch
 except ImportError:  # pragma: no cover - future Prefect may move it
@@ -29,10 +35,14 @@ except ImportError:  # pragma: no cover - future Prefect may move it
         return lambda sync_impl: sync_impl
 
 
-__all__ = ["acreate_activitysmith_webhook_block", "create_activitysmith_webhook_block"]
-
 _BLOCK_NAME = re.compile(r"^[a-z0-9-]+$")
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]|\{\{|\}\}")
+
+__all__ = [
+    "WebhookOptions",
+    "acreate_activitysmith_webhook_block",
+    "create_activitysmith_webhook_block",
+]
 
 
 def _check_base_url(base_url: Any) -> str:
@@ -72,9 +82,16 @@ def _check_channels(channels: Any) -> list[str] | None:
 
 
 def _webhook_block(
-    name: Any, api_key: Any, base_url: Any, channels: Any
+    name: Any,
+    api_key: Any,
+    base_url: Any = DEFAULT_BASE_URL,
+    channels: Any = None,
+    **unknown: Any,
 ) -> CustomWebhookNotificationBlock:
     """The unsaved block, every input checked (no network call)."""
+    if unknown:
+        field = sorted(unknown)[0]
+        raise ValidationError(f"{field}: not an option of the webhook block", field=field)
     if not isinstance(name, str) or not _BLOCK_NAME.match(name):
         raise ValidationError(
             f"name: a block name is lowercase letters, numbers and dashes, got {name!r}",
@@ -104,33 +121,37 @@ def _webhook_block(
     )
 
 
+class WebhookOptions(TypedDict, total=False):
+    """The keyword options of :func:`create_activitysmith_webhook_block` and its async twin."""
+
+    base_url: str
+    """The API's base URL (default ``DEFAULT_BASE_URL``): https, or http only to loopback."""
+    channels: Sequence[str] | str | None
+    """Channel slugs the push goes to (default every device of the account)."""
+    overwrite: bool
+    """Replace a saved block of the same name (default ``False``)."""
+
+
 async def acreate_activitysmith_webhook_block(
-    name: str,
-    api_key: str | SecretStr,
-    *,
-    base_url: str = DEFAULT_BASE_URL,
-    channels: Sequence[str] | None = None,
-    overwrite: bool = False,
+    name: str, api_key: str | SecretStr, **options: Unpack[WebhookOptions]
 ) -> UUID:
     """Save a Custom Webhook block that sends an ActivitySmith push; returns its document id.
 
-    Inputs are checked first (``ValidationError`` naming the field, before any network call).
-    Use the id (or the block's name) in an Automation's "Send a notification" action.
+    Inputs are checked first (``ValidationError`` naming the field, an unknown option too,
+    before any network call). Use the id (or the block's name) in an Automation's "Send a
+    notification" action.
     """
-    block = _webhook_block(name, api_key, base_url, channels)
+    overwrite = options.pop("overwrite", False)
+    block = _webhook_block(name, api_key, **options)
     return await block.asave(name, overwrite=overwrite)
 
 
 @async_dispatch(acreate_activitysmith_webhook_block)
 def create_activitysmith_webhook_block(
-    name: str,
-    api_key: str | SecretStr,
-    *,
-    base_url: str = DEFAULT_BASE_URL,
-    channels: Sequence[str] | None = None,
-    overwrite: bool = False,
+    name: str, api_key: str | SecretStr, **options: Unpack[WebhookOptions]
 ) -> UUID:
     """Sync twin of :func:`acreate_activitysmith_webhook_block` (from async code it dispatches
     to it, so ``await`` it there)."""
-    block = _webhook_block(name, api_key, base_url, channels)
+    overwrite = options.pop("overwrite", False)
+    block = _webhook_block(name, api_key, **options)
     return block.save(name, overwrite=overwrite, _sync=True)  # type: ignore[call-arg,return-value]

@@ -37,118 +37,99 @@ def _operation(value: Any) -> Any:
 Operation = Annotated[StreamOperation | str, BeforeValidator(_operation)]
 
 
-class PushNotificationResponse(_Response):
+class _Answer(_Response):
     success: bool
     timestamp: str
-    notification_id: str | None = None
+
+
+class _Reach(_Response):
+    """Who a push or an activity's start or update reached."""
+
     devices_notified: int | None = None
     users_notified: int | None = None
+    effective_channel_slugs: list[str] | None = None
+    tags: list[str] | None = None
+
+
+class _Devices(_Response):
+    """What a push or a badge did to the devices it targeted."""
+
     devices_targeted: int | None = None
     devices_deactivated: int | None = None
     devices_unregistered: int | None = None
-    effective_channel_slugs: list[str] | None = None
-    tags: list[str] | None = None
+
+
+class _Outcome(_Response):
+    """What the service says of a Live Activity request beyond success."""
+
+    message: str | None = None
+    warning: str | None = None
+    errors: list[str] | None = None
+
+
+class _Ending(_Outcome):
+    """An end's delivery: queued for devices, or ignored (already ended), forced or not."""
+
+    devices_queued: int | None = None
+    devices_notified: int | None = None
+    ignored: bool | None = None
+    forced_completion: bool | None = None
+
+
+class _Stream(_Answer):
+    operation: Operation
+    stream_key: str
+    activity_id: str | None = None
+
+
+class PushNotificationResponse(_Answer, _Reach, _Devices):
+    notification_id: str | None = None
     credential_test: bool | None = None
     message: str | None = None
 
 
-class PushNotificationReplaceResponse(_Response):
-    success: bool
+class PushNotificationReplaceResponse(_Answer, _Reach):
     notification_id: str
-    timestamp: str
-    devices_notified: int | None = None
-    users_notified: int | None = None
-    effective_channel_slugs: list[str] | None = None
-    tags: list[str] | None = None
 
 
-class LiveActivityStreamPutResponse(_Response):
-    success: bool
-    operation: Operation
-    stream_key: str
-    timestamp: str
-    activity_id: str | None = None
+class LiveActivityStreamPutResponse(_Stream, _Reach, _Outcome):
     previous_activity_id: str | None = None
-    devices_notified: int | None = None
     devices_queued: int | None = None
-    users_notified: int | None = None
-    effective_channel_slugs: list[str] | None = None
-    tags: list[str] | None = None
-    warning: str | None = None
     ignored: bool | None = None
     remote_push_sent: bool | None = None
-    message: str | None = None
-    errors: list[str] | None = None
 
 
-class LiveActivityStreamDeleteResponse(_Response):
-    success: bool
-    operation: Operation
-    stream_key: str
-    timestamp: str
-    activity_id: str | None = None
-    devices_queued: int | None = None
-    devices_notified: int | None = None
-    ignored: bool | None = None
-    message: str | None = None
-    forced_completion: bool | None = None
-    warning: str | None = None
-    errors: list[str] | None = None
+class LiveActivityStreamDeleteResponse(_Stream, _Ending):
+    pass
 
 
-class LiveActivityStartResponse(_Response):
-    success: bool
+class LiveActivityStartResponse(_Answer, _Reach):
     activity_id: str
-    timestamp: str
-    devices_notified: int | None = None
-    users_notified: int | None = None
-    effective_channel_slugs: list[str] | None = None
-    tags: list[str] | None = None
     message: str | None = None
     errors: list[str] | None = None
     ended_activity_id: str | None = None
 
 
-class LiveActivityUpdateResponse(_Response):
-    success: bool
+class LiveActivityUpdateResponse(_Answer, _Reach):
     activity_id: str
-    timestamp: str
     operation: str | None = None
     stream_key: str | None = None
     previous_activity_id: str | None = None
     devices_queued: int | None = None
-    devices_notified: int | None = None
-    users_notified: int | None = None
-    effective_channel_slugs: list[str] | None = None
-    tags: list[str] | None = None
     errors: list[str] | None = None
 
 
-class LiveActivityEndResponse(_Response):
-    success: bool
+class LiveActivityEndResponse(_Answer, _Ending):
     activity_id: str
-    timestamp: str
-    devices_queued: int | None = None
-    devices_notified: int | None = None
-    ignored: bool | None = None
-    message: str | None = None
     end_reason: str | None = None
-    warning: str | None = None
-    forced_completion: bool | None = None
-    errors: list[str] | None = None
 
 
 class MetricValueUpdateResponse(_Response):
     success: bool
 
 
-class AppIconBadgeCountUpdateResponse(_Response):
-    success: bool
+class AppIconBadgeCountUpdateResponse(_Answer, _Devices):
     badge: int
     devices_updated: int
     users_updated: int
     effective_channel_slugs: list[str] | None = None
-    timestamp: str
-    devices_targeted: int | None = None
-    devices_deactivated: int | None = None
-    devices_unregistered: int | None = None

@@ -25,11 +25,37 @@ if TYPE_CHECKING:
 
 
 class _ActivitySmithOperator(BaseOperator):
-    """Shared plumbing: the hook, error policy, and what goes to XCom."""
+    """Shared plumbing: the hook, error policy, the fields every request carries (``tags``,
+    ``metadata``) and what goes to XCom."""
 
-    template_fields: Sequence[str] = ("activitysmith_conn_id",)
-    request_fields: ClassVar[tuple[str, ...]] = ()
+    request_fields: ClassVar[tuple[str, ...]] = ("tags", "metadata")
     """The attributes sent as the request's fields (those not None)."""
+    template_fields: Sequence[str] = ("activitysmith_conn_id", *request_fields)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"metadata": "json"}
+
+    def __init_subclass__(
+        cls,
+        *,
+        fields: tuple[str, ...] = (),
+        untemplated: tuple[str, ...] = (),
+        templated: tuple[str, ...] = (),
+        json: tuple[str, ...] = (),
+        **kwargs: Any,
+    ) -> None:
+        """Declare a subclass's fields once: ``fields`` join the request (templated unless in
+        ``untemplated``), ``templated`` are other templated attributes, ``json`` render as JSON."""
+        super().__init_subclass__(**kwargs)
+        cls.request_fields = (*fields, *cls.request_fields)
+        cls.template_fields = (
+            *templated,
+            *(f for f in fields if f not in untemplated),
+            *cls.template_fields,
+        )
+        cls.template_fields_renderers = {
+            **cls.template_fields_renderers,
+            **dict.fromkeys(json, "json"),
+        }
+
     ui_color = "#1c1c1e"
     ui_fgcolor = "#ffffff"
 
@@ -38,11 +64,15 @@ class _ActivitySmithOperator(BaseOperator):
         *,
         activitysmith_conn_id: str = ActivitySmithHook.default_conn_name,
         fail_on_error: bool = True,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.activitysmith_conn_id = activitysmith_conn_id
         self.fail_on_error = fail_on_error
+        self.tags = tags
+        self.metadata = metadata
 
     @cached_property
     def hook(self) -> ActivitySmithHook:
@@ -84,7 +114,25 @@ _LOGGED = {
 }
 
 
-class ActivitySmithPushOperator(_ActivitySmithOperator):
+class ActivitySmithPushOperator(
+    _ActivitySmithOperator,
+    fields=(
+        "title",
+        "message",
+        "subtitle",
+        "icon",
+        "media",
+        "redirection",
+        "actions",
+        "channels",
+        "interruption_level",
+        "payload",
+        "badge",
+        "sound",
+    ),
+    untemplated=("interruption_level", "badge", "sound"),
+    json=("actions", "payload"),
+):
     """Send a push notification; returns the API response (``notification_id`` included).
 
     :param title: the notification's title (templated)
@@ -99,32 +147,6 @@ class ActivitySmithPushOperator(_ActivitySmithOperator):
     :param activitysmith_conn_id: the connection (templated), default ``activitysmith_default``
     :param fail_on_error: ``False`` logs an API error as a warning and succeeds
     """
-
-    request_fields: ClassVar[tuple[str, ...]] = (
-        "title",
-        "message",
-        "subtitle",
-        "icon",
-        "media",
-        "redirection",
-        "actions",
-        "channels",
-        "interruption_level",
-        "payload",
-        "badge",
-        "sound",
-        "tags",
-        "metadata",
-    )
-    template_fields: Sequence[str] = (
-        *_ActivitySmithOperator.template_fields,
-        *(f for f in request_fields if f not in ("interruption_level", "badge", "sound")),
-    )
-    template_fields_renderers: ClassVar[dict[str, str]] = {
-        "actions": "json",
-        "payload": "json",
-        "metadata": "json",
-    }
 
     def __init__(
         self,
@@ -141,8 +163,6 @@ class ActivitySmithPushOperator(_ActivitySmithOperator):
         payload: dict[str, Any] | None = None,
         badge: int | None = None,
         sound: str | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -158,31 +178,16 @@ class ActivitySmithPushOperator(_ActivitySmithOperator):
         self.payload = payload
         self.badge = badge
         self.sound = sound
-        self.tags = tags
-        self.metadata = metadata
 
     def _call(self, client: ActivitySmith, fields: dict[str, Any]) -> Any:
         return client.notifications.send(fields)
 
 
-class _LiveActivityOperator(_ActivitySmithOperator):
-    request_fields: ClassVar[tuple[str, ...]] = (
-        "content_state",
-        "action",
-        "secondary_action",
-        "alert",
-        "tags",
-        "metadata",
-    )
-    template_fields: Sequence[str] = (*_ActivitySmithOperator.template_fields, *request_fields)
-    template_fields_renderers: ClassVar[dict[str, str]] = {
-        "content_state": "json",
-        "action": "json",
-        "secondary_action": "json",
-        "alert": "json",
-        "metadata": "json",
-    }
-
+class _LiveActivityOperator(
+    _ActivitySmithOperator,
+    fields=("content_state", "action", "secondary_action", "alert"),
+    json=("content_state", "action", "secondary_action", "alert"),
+):
     def __init__(
         self,
         *,
@@ -190,8 +195,6 @@ class _LiveActivityOperator(_ActivitySmithOperator):
         action: dict[str, Any] | None = None,
         secondary_action: dict[str, Any] | None = None,
         alert: dict[str, Any] | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -199,11 +202,9 @@ class _LiveActivityOperator(_ActivitySmithOperator):
         self.action = action
         self.secondary_action = secondary_action
         self.alert = alert
-        self.tags = tags
-        self.metadata = metadata
 
 
-class ActivitySmithStreamOperator(_LiveActivityOperator):
+class ActivitySmithStreamOperator(_LiveActivityOperator, templated=("stream_key", "channels")):
     """Start or update the Live Activity of ``stream_key`` (idempotent; any of the 7 types).
 
     :param stream_key: ``^[A-Za-z0-9_-]{1,255}$`` (templated); ``activitysmith_core.stream_key``
@@ -213,12 +214,6 @@ class ActivitySmithStreamOperator(_LiveActivityOperator):
     :param channels: channel slugs for a new activity (templated)
     :param action, secondary_action, alert, tags, metadata: as in the API (templated)
     """
-
-    template_fields: Sequence[str] = (
-        "stream_key",
-        "channels",
-        *_LiveActivityOperator.template_fields,
-    )
 
     def __init__(
         self,
@@ -238,13 +233,11 @@ class ActivitySmithStreamOperator(_LiveActivityOperator):
         return client.live_activities.stream(self.stream_key, fields)
 
 
-class ActivitySmithEndStreamOperator(_LiveActivityOperator):
+class ActivitySmithEndStreamOperator(_LiveActivityOperator, templated=("stream_key",)):
     """End the Live Activity of ``stream_key``, optionally with a final state.
 
     :param auto_dismiss_minutes / auto_dismiss_seconds: how long the ended activity stays
     """
-
-    template_fields: Sequence[str] = ("stream_key", *_LiveActivityOperator.template_fields)
 
     def __init__(
         self,
@@ -274,11 +267,9 @@ class ActivitySmithEndStreamOperator(_LiveActivityOperator):
         return client.live_activities.end_stream(self.stream_key, fields)
 
 
-class ActivitySmithStartOperator(_LiveActivityOperator):
+class ActivitySmithStartOperator(_LiveActivityOperator, templated=("channels",)):
     """Legacy lifecycle: start a Live Activity; its ``activity_id`` goes to XCom (key
     ``activity_id`` and the returned dict) for the Update and End operators."""
-
-    template_fields: Sequence[str] = ("channels", *_LiveActivityOperator.template_fields)
 
     def __init__(
         self,
@@ -302,13 +293,7 @@ class ActivitySmithStartOperator(_LiveActivityOperator):
         return result
 
 
-class _ByIdOperator(_LiveActivityOperator):
-    template_fields: Sequence[str] = ("activity_id", *_LiveActivityOperator.template_fields)
-    request_fields: ClassVar[tuple[str, ...]] = (
-        "activity_id",
-        *_LiveActivityOperator.request_fields,
-    )
-
+class _ByIdOperator(_LiveActivityOperator, fields=("activity_id",)):
     def __init__(self, *, activity_id: str, content_state: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(content_state=content_state, **kwargs)
         self.activity_id = activity_id

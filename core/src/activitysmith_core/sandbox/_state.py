@@ -9,9 +9,12 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 MAX_ACTIVE = 4
 # The API's per-account quotas (requests per RATE_WINDOW seconds), reported in the RateLimit
@@ -24,51 +27,38 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass
+@pydantic_dataclass(config=ConfigDict(extra="forbid", use_attribute_docstrings=True))
 class Faults:
-    """Fault switches. Fractions are per request, drawn from a seeded generator."""
+    """Fault switches, checked when set (a bad or unknown switch is a ``ValidationError`` naming
+    it). Fractions are per request, drawn from a seeded generator."""
 
-    latency: float = 0.0
+    latency: float = Field(default=0.0, ge=0)
     """Seconds every API request waits before it is answered."""
-    error_rate: float = 0.0
+    error_rate: float = Field(default=0.0, ge=0, le=1)
     """Fraction of requests answered with ``status``."""
-    status: int = 500
+    status: int = Field(default=500, ge=400, le=599)
     """The HTTP status of an injected error (400-599)."""
-    rate_limit_burst: int = 0
+    rate_limit_burst: int = Field(default=0, ge=0)
     """The next N requests are answered 429 with ``Retry-After: retry_after``."""
-    retry_after: int = 1
-    hang_rate: float = 0.0
+    retry_after: int = Field(default=1, ge=0)
+    hang_rate: float = Field(default=0.0, ge=0, le=1)
     """Fraction of requests that hang ``hang_seconds`` (or until a reset) and then get a 503."""
-    hang_seconds: float = 60.0
-    drop_rate: float = 0.0
+    hang_seconds: float = Field(default=60.0, ge=0)
+    drop_rate: float = Field(default=0.0, ge=0, le=1)
     """Fraction of requests whose connection is closed without an answer."""
     down: bool = False
     """Every request's connection is closed without an answer, as if the service were gone."""
     no_recipients: bool = False
     """Pushes are refused 422: no device would receive them."""
-    refuse: int = 0
+    refuse: Literal[0, 401, 402, 403] = 0
     """401, 402 or 403: the account refuses every API request with it (0: off)."""
     seed: int | None = None
     """Seed of the generator the fractions draw from (None: seeded by the OS)."""
 
-    def __post_init__(self) -> None:
-        for name in ("error_rate", "hang_rate", "drop_rate"):
-            value = getattr(self, name)
-            if not 0 <= value <= 1:
-                raise ValueError(f"{name}: must be between 0 and 1")
-        if not 400 <= self.status <= 599:
-            raise ValueError("status: must be an HTTP error status (400-599)")
-        if self.refuse not in (0, 401, 402, 403):
-            raise ValueError("refuse: must be 0 (off), 401, 402 or 403")
-        if self.latency < 0 or self.hang_seconds < 0 or self.retry_after < 0:
-            raise ValueError("latency, hang_seconds and retry_after must be >= 0")
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Faults:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"{sorted(unknown)[0]}: unknown fault switch")
+        if not isinstance(data, dict):
+            raise TypeError("faults: must be a JSON object of fault switches")
         return cls(**data)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ._model import RunState, RunStatus, Step, StepStatus, TrackerOptions
 
@@ -164,18 +165,22 @@ def group_state(
     )
 
 
+_GROUP_DRAWING: dict[str, Any] = {
+    "own_activity": True,
+    "push_on_failure": False,
+    "push_on_retry": False,
+    "push_on_success": False,
+    "expected_duration": None,
+    "total_steps": None,
+}
+"""What a group's activity overrides in its runs' options: a bar of its own, no pushes, no
+single run's expected duration or step count."""
+
+
 def group_options(options: TrackerOptions) -> TrackerOptions:
     """The options a group's activity is drawn with: the runs' own, without any push (each run
     pushes its own failures); above ``max_segments`` runs, segments fold like steps."""
-    return replace(
-        options,
-        own_activity=True,
-        push_on_failure=False,
-        push_on_retry=False,
-        push_on_success=False,
-        expected_duration=None,
-        total_steps=None,
-    )
+    return replace(options, **_GROUP_DRAWING)
 
 
 def current_window(
