@@ -54,12 +54,15 @@ def t_templated_conn() -> None:
             task_id="push",
             title="via {{ params.phone }}",
             metadata={"conn": "{{ params.phone }}"},
+            tags=["push-{{ params.phone }}"],
             activitysmith_conn_id=CONN,
         )
         >> asm.ActivitySmithStreamOperator(
             task_id="stream",
             stream_key="templated-{{ ds_nodash }}",
             content_state={**cs, "current_step": 1},
+            tags=["stream-{{ params.phone }}"],
+            metadata={"conn": "{{ params.phone }}"},
             activitysmith_conn_id=CONN,
         )
         >> asm.ActivitySmithEndStreamOperator(
@@ -129,6 +132,9 @@ def test_templated_conn_id_in_a_real_run(sandbox: Any, templated_dag: Any) -> No
     assert all(status == 200 for _, _, status in reqs), reqs  # no 401: never the default conn
     push, notified = pushes(sandbox)
     assert push["title"] == "via my_phone" and push["metadata"] == {"conn": "my_phone"}
+    assert push["tags"] == ["push-my_phone"]  # the fields every request carries, templated
+    stream = sandbox.requests[1].body
+    assert stream["tags"] == ["stream-my_phone"] and stream["metadata"] == {"conn": "my_phone"}
     assert notified["title"] == "t_templated_conn done"
     rendered = {ti.task_id: ti for ti in dr.get_task_instances()}
     assert set(rendered) == {"push", "stream", "end_stream", "start", "update", "end"}

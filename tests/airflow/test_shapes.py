@@ -30,8 +30,9 @@ def test_branch_skips_are_counted_in_gray(airflow_sandbox: Any) -> None:
     load_dag("t_branch").test()
     final = _final(airflow_sandbox)
     assert final["number_of_steps"] == 5 and final["current_step"] == 5
-    # in the order they finished: choose, then the skipped branch and fast, then join
-    assert final["step_colors"][0] == final["step_colors"][-1] == "green"
+    # in the order they finished, join last; the branch task writes its skips while it still
+    # runs, so the skipped segment may come before its own (CI, Airflow 3.1: 20 ms earlier)
+    assert final["step_colors"][-1] == "green"
     assert sorted(final["step_colors"]) == ["gray", "gray", "green", "green", "green"]
     assert final["badge"]["title"] == "Succeeded" and final["color"] == "blue"
 
